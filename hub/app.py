@@ -1,0 +1,143 @@
+"""The composition root: ``create_app(settings)`` wires Redis, the queue core and the routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from hub.accounts import UserStore
+from hub.auth import Tokens, load_secret
+from hub.errors import JunbanError
+from hub.queue.facilities import FacilityStore
+from hub.queue.service import QueueService
+from hub.queue.store import QueueStore
+from hub.ratelimit import RateLimiter
+from hub.settings import Settings
+from hub.web import facilities, ops, queues
+from hub.web.openapi import build_openapi
+from hub.web.routing import ApiRoute, json_response
+
+log = logging.getLogger("junban")
+
+API_ROUTES: list[ApiRoute] = [*queues.ROUTES, *facilities.ROUTES]
+
+
+@dataclass
+class Hub:
+    """Everything a request handler may use, built once per process."""
+
+    settings: Settings
+    redis: aioredis.Redis
+    store: QueueStore
+    facilities: FacilityStore
+    service: QueueService
+    users: UserStore
+    tokens: Tokens
+    limiter: RateLimiter
+
+
+def connect_redis(url: str) -> aioredis.Redis:
+    """One pooled client; RESP2 pinned (the protocol the scripts and parsers are written for)."""
+    return aioredis.from_url(
+        url, protocol=2, socket_connect_timeout=5, socket_timeout=10, health_check_interval=30
+    )
+
+
+def build_hub(settings: Settings) -> Hub:
+    if settings.redis_url is None:
+        raise RuntimeError("create_app needs JUNBAN_REDIS_URL (junban serve sets it)")
+    client = connect_redis(settings.redis_url)
+    store = QueueStore(
+        client,
+        stream_maxlen=settings.stream_maxlen,
+        idempotency_ttl_s=settings.idempotency_ttl_s,
+    )
+    facility_store = FacilityStore(client)
+    return Hub(
+        settings=settings,
+        redis=client,
+        store=store,
+        facilities=facility_store,
+        service=QueueService(store, facility_store),
+        users=UserStore(client),
+        tokens=Tokens(load_secret(settings.secret, settings.data_dir)),
+        limiter=RateLimiter(client),
+    )
+
+
+async def _junban_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, JunbanError)
+    headers = None
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers = {"Retry-After": str(max(1, round(retry_after)))}
+    return json_response(exc.body(), status=exc.status, headers=headers)
+
+
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    body = {"error": {"code": code, "message": str(exc.detail)}}
+    return json_response(body, status=exc.status_code, headers=exc.headers)
+
+
+async def _redis_error(request: Request, exc: Exception) -> Response:
+    log.warning("redis error: %s", exc)
+    body = {"error": {"code": "redis_unavailable", "message": "storage is unavailable, retry"}}
+    return json_response(body, status=503)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return json_response({"error": {"code": "internal_error", "message": "internal error"}}, 500)
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The Starlette app over the Redis at ``settings.redis_url``."""
+    hub = build_hub(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await hub.redis.aclose()
+
+    routes = [Route(r.path, r.endpoint, methods=[r.method]) for r in API_ROUTES]
+    routes += [
+        Route("/healthz", ops.healthz),
+        Route("/readyz", ops.readyz),
+        Route("/metrics", ops.metrics),
+        Route("/openapi.json", ops.openapi),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            JunbanError: _junban_error,
+            HTTPException: _http_error,
+            RedisError: _redis_error,
+            Exception: _server_error,
+        },
+    )
+    app.state.hub = hub
+    app.state.openapi = build_openapi(API_ROUTES, ops.OPS_PATHS)
+    return app
+
+
+def app_from_env() -> Starlette:
+    """uvicorn factory for ``--workers N``: each worker builds its app from JUNBAN_* vars."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,125 @@
+"""Tokens and permissions: HS256 JWTs (PyJWT) carrying a role and its scope.
+
+Roles: ``operator`` (every facility), ``staff`` and ``monitor`` and ``partner`` (one
+facility), ``patient`` (one ticket of one queue). The HTTP routes and, later, the live
+channels both ask this module, so a permission means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+
+from hub.errors import Forbidden, Unauthorized
+
+ROLES = ("operator", "staff", "monitor", "patient", "partner")
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking, as a verified token says."""
+
+    role: str
+    subject: str
+    facility: str | None = None
+    info: str | None = None
+    ticket: str | None = None
+
+    def is_staff_of(self, facility: str) -> bool:
+        return self.role == "operator" or (self.role == "staff" and self.facility == facility)
+
+    def holds_ticket(self, info: str, ticket_id: str) -> bool:
+        return self.role == "patient" and self.info == info and self.ticket == ticket_id
+
+
+class Tokens:
+    """Signs and verifies Junban tokens with one secret."""
+
+    def __init__(self, secret: str) -> None:
+        if len(secret) < 16:
+            raise ValueError("JUNBAN_SECRET must be at least 16 characters")
+        self._secret = secret
+
+    def issue(
+        self,
+        role: str,
+        *,
+        subject: str = "",
+        facility: str | None = None,
+        info: str | None = None,
+        ticket: str | None = None,
+        ttl_s: int = 8 * 3600,
+        now: float | None = None,
+    ) -> str:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        if role != "operator" and facility is None:
+            raise ValueError(f"a {role} token needs a facility")
+        issued = int(now if now is not None else time.time())
+        claims: dict[str, object] = {"role": role, "sub": subject, "iat": issued}
+        claims["exp"] = issued + ttl_s
+        for name, value in (("fac", facility), ("info", info), ("tid", ticket)):
+            if value is not None:
+                claims[name] = value
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> Principal:
+        """The token's principal; Unauthorized (401 / close 4401) when forged or expired."""
+        try:
+            claims = jwt.decode(
+                token, self._secret, algorithms=[ALGORITHM], options={"require": ["exp", "role"]}
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("the token has expired", code="token_expired") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("the token is not valid", code="invalid_token") from exc
+        role = claims.get("role")
+        if role not in ROLES:
+            raise Unauthorized("the token is not valid", code="invalid_token")
+        return Principal(
+            role=role,
+            subject=str(claims.get("sub", "")),
+            facility=_opt_str(claims.get("fac")),
+            info=_opt_str(claims.get("info")),
+            ticket=_opt_str(claims.get("tid")),
+        )
+
+
+def _opt_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def require_staff(principal: Principal | None, facility: str) -> Principal:
+    """The principal if it is staff of ``facility`` (or operator); else 401/403."""
+    if principal is None:
+        raise Unauthorized("a staff token is required", code="unauthorized")
+    if not principal.is_staff_of(facility):
+        raise Forbidden("this token may not act on that facility", code="forbidden")
+    return principal
+
+
+def require_operator(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise Unauthorized("an operator token is required", code="unauthorized")
+    if principal.role != "operator":
+        raise Forbidden("only the operator may do this", code="forbidden")
+    return principal
+
+
+def load_secret(explicit: str | None, data_dir: Path) -> str:
+    """JUNBAN_SECRET, else the secret generated once into ``data_dir/secret`` (mode 0600)."""
+    if explicit:
+        return explicit
+    path = data_dir / "secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secret = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(secret)
+    return secret

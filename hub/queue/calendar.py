@@ -1,0 +1,54 @@
+"""Business day and server operating hours in a facility's time zone. Pure: time is an argument."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+@lru_cache(maxsize=256)
+def zone(tz: str) -> ZoneInfo:
+    """The ZoneInfo for ``tz``; ValueError for an unknown name."""
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {tz!r}") from exc
+
+
+def local_time(at: float, tz: str) -> datetime:
+    return datetime.fromtimestamp(at, zone(tz))
+
+
+def business_day(at: float, tz: str) -> str:
+    """The facility-local date of the instant ``at``: numbering restarts when it changes."""
+    return local_time(at, tz).date().isoformat()
+
+
+def minute_of_day(hhmm: str) -> int:
+    """``"07:30"`` -> 450; ``"24:00"`` -> 1440. ValueError when malformed."""
+    hours, sep, minutes = hhmm.partition(":")
+    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
+        raise ValueError(f"not a HH:MM time: {hhmm!r}")
+    value = int(hours) * 60 + int(minutes)
+    if int(minutes) > 59 or value > 24 * 60:
+        raise ValueError(f"not a HH:MM time: {hhmm!r}")
+    return value
+
+
+def local_minute(at: float, tz: str) -> float:
+    """Minutes since local midnight (with fractions) of the instant ``at``."""
+    t = local_time(at, tz)
+    return t.hour * 60 + t.minute + t.second / 60 + t.microsecond / 60e6
+
+
+def in_hours(at: float, tz: str, hours: tuple[str, str]) -> bool:
+    """True when ``at`` lies in [start, end) local time (Table 2: 06:00–24:00 by default).
+
+    ``end`` before ``start`` means the window runs past midnight (e.g. 22:00–02:00).
+    """
+    start, end = minute_of_day(hours[0]), minute_of_day(hours[1])
+    now = local_minute(at, tz)
+    if start <= end:
+        return start <= now < end
+    return now >= start or now < end

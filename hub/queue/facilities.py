@@ -1,0 +1,64 @@
+"""Facilities (事業所) and their counters (業務): the record behind the partner API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import msgspec
+from redis.asyncio import Redis
+
+from hub import keys
+
+
+@dataclass(frozen=True, slots=True)
+class Facility:
+    """One clinic site. Its queues are ``{number}-{counter}`` for each counter."""
+
+    number: str
+    name: str
+    address: str = ""
+    hours: str = ""
+    """Consultation hours as the clinic words them, e.g. "Mon–Fri 9:00–12:00 / 15:00–18:00"."""
+    tz: str = "Asia/Tokyo"
+    message: str = ""
+    suspended: bool = False
+    suspended_reason: str = ""
+    counters: dict[str, str] = field(default_factory=dict)
+    """counter number -> label (e.g. "01" -> "内科")."""
+
+    def infos(self) -> list[str]:
+        return [f"{self.number}-{c}" for c in sorted(self.counters)]
+
+    def public(self) -> dict[str, object]:
+        return {
+            "facility": self.number,
+            "name": self.name,
+            "address": self.address,
+            "hours": self.hours,
+            "tz": self.tz,
+            "message": self.message,
+            "suspended": self.suspended,
+            "counters": [{"counter": c, "label": self.counters[c]} for c in sorted(self.counters)],
+        }
+
+
+_decoder = msgspec.msgpack.Decoder(Facility)
+
+
+class FacilityStore:
+    """Reads and writes facility records (one msgpack string per facility)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def get(self, number: str) -> Facility | None:
+        data = await self.redis.get(keys.facility(number))
+        return None if data is None else _decoder.decode(data)
+
+    async def put(self, facility: Facility) -> None:
+        await self.redis.set(keys.facility(facility.number), msgspec.msgpack.encode(facility))
+        await self.redis.sadd(keys.FACILITIES, facility.number)  # type: ignore[misc]
+
+    async def numbers(self) -> list[str]:
+        members = await self.redis.smembers(keys.FACILITIES)  # type: ignore[misc]
+        return sorted(m.decode() for m in members)

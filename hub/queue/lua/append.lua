@@ -1,0 +1,41 @@
+-- Append a batch of events to one queue, atomically: version check, idempotency keys,
+-- XADD of the events, new snapshot and view, PUBLISH of the view.
+--
+-- KEYS[1]  queue hash (fields v, epoch, snap, view)
+-- KEYS[2]  event stream
+-- KEYS[3..] idempotency keys, one per idempotent command in the batch
+-- ARGV[1]  expected version (0 = the queue must not exist yet)
+-- ARGV[2]  epoch the caller's state belongs to
+-- ARGV[3]  new snapshot (msgpack)       ARGV[4] new public view (JSON)
+-- ARGV[5]  pub/sub channel              ARGV[6] stream MAXLEN (approximate)
+-- ARGV[7]  idempotency TTL (seconds)    ARGV[8] number of events N
+-- ARGV[9 .. 8+2N]  kind, payload for each event
+-- ARGV[9+2N ..]    stored answer for each idempotency key, in KEYS order
+--
+-- Returns {"ok", new_v} | {"conflict", current_v} | {"dup", index of the idempotency key}.
+local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+local expected = tonumber(ARGV[1])
+if current ~= expected then
+  return {'conflict', current}
+end
+if current > 0 and redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[2] then
+  return {'conflict', current}
+end
+for i = 3, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    return {'dup', i - 2}
+  end
+end
+local n = tonumber(ARGV[8])
+local new_v = current + 1
+for i = 0, n - 1 do
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*',
+    'v', new_v, 't', ARGV[9 + 2 * i], 'e', ARGV[10 + 2 * i])
+end
+redis.call('HSET', KEYS[1], 'v', new_v, 'epoch', ARGV[2], 'snap', ARGV[3], 'view', ARGV[4])
+local ttl = tonumber(ARGV[7])
+for i = 3, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[8 + 2 * n + (i - 2)], 'EX', ttl)
+end
+redis.call('PUBLISH', ARGV[5], ARGV[4])
+return {'ok', new_v}

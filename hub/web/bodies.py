@@ -1,0 +1,109 @@
+"""Request bodies: their shapes (msgspec Structs, also the OpenAPI schemas) and safe reading.
+
+A body that is too big is refused with 413 before it is read in full; bad JSON is 400
+``bad_json``; the wrong shape or types are 422 ``invalid_body`` naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeVar
+
+import msgspec
+from starlette.requests import Request
+
+from hub.errors import BadRequest, PayloadTooLarge, Unprocessable
+
+Short = Annotated[str, msgspec.Meta(max_length=100)]
+Room = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+Text = Annotated[str, msgspec.Meta(max_length=500)]
+HHMM = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+FacilityNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,8}$")]
+CounterNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{2}$")]
+
+
+class TicketRequest(msgspec.Struct, kw_only=True):
+    """Take a ticket. Patients send only name/phone/note (all optional); staff may set
+    the channel (desk, kiosk, phone) and priority."""
+
+    name: Short = ""
+    phone: Annotated[str, msgspec.Meta(max_length=32)] = ""
+    note: Text = ""
+    channel: Literal["web", "desk", "kiosk", "phone"] | None = None
+    priority: bool = False
+
+
+class CallRequest(msgspec.Struct, kw_only=True):
+    room: Room = "1"
+
+
+class RequeueRequest(msgspec.Struct, kw_only=True):
+    to_end: bool = False
+    """True: to the end of the line; false: the queue's requeue_offset places back."""
+
+
+class MessageRequest(msgspec.Struct, kw_only=True):
+    text: Text
+
+
+class LoginRequest(msgspec.Struct, kw_only=True):
+    user: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class SuspendRequest(msgspec.Struct, kw_only=True):
+    reason: Text = ""
+
+
+class ConfigRequest(msgspec.Struct, kw_only=True):
+    web_daily_cap: Annotated[int, msgspec.Meta(ge=0, le=100_000)] | None = None
+    requeue_offset: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 3
+    default_minutes: Annotated[float, msgspec.Meta(gt=0, le=240)] = 5.0
+    close_web_at: HHMM | None = None
+
+
+class FacilityRequest(msgspec.Struct, kw_only=True):
+    number: FacilityNumber
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    address: Text = ""
+    hours: Text = ""
+    tz: Annotated[str, msgspec.Meta(max_length=64)] = "Asia/Tokyo"
+    counters: dict[CounterNumber, Short] = msgspec.field(default_factory=lambda: {"01": ""})
+
+
+class UserRequest(msgspec.Struct, kw_only=True):
+    user: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    password: Annotated[str, msgspec.Meta(min_length=8, max_length=200)]
+    role: Literal["staff", "operator"] = "staff"
+    facility: FacilityNumber | None = None
+
+
+Body = TypeVar("Body", bound=msgspec.Struct)
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The raw body, refusing (413) anything over ``limit`` bytes without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse(raw: bytes, shape: type[Body], *, optional: bool = False) -> Body:
+    """Decode ``raw`` JSON into ``shape``; an empty body is ``shape()`` when ``optional``."""
+    if not raw.strip():
+        if optional:
+            return shape()
+        raise BadRequest("a JSON body is required", code="bad_json")
+    try:
+        return msgspec.json.decode(raw, type=shape)
+    except msgspec.ValidationError as exc:
+        raise Unprocessable(str(exc), code="invalid_body") from exc
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}", code="bad_json") from exc
