@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import cast
 
 import msgspec
 from argon2 import PasswordHasher
@@ -35,11 +36,11 @@ class UserStore:
     async def add(self, name: str, password: str, role: str, facility: str | None) -> User:
         password_hash = await asyncio.to_thread(_hasher.hash, password)
         user = User(name=name, password_hash=password_hash, role=role, facility=facility)
-        await self.redis.hset(keys.USERS, name, msgspec.msgpack.encode(user))  # type: ignore[misc]
+        await self.redis.hset(keys.USERS, name, msgspec.msgpack.encode(user))
         return user
 
     async def get(self, name: str) -> User | None:
-        data = await self.redis.hget(keys.USERS, name)  # type: ignore[misc]
+        data = cast(bytes | None, await self.redis.hget(keys.USERS, name))
         return None if data is None else _decoder.decode(data)
 
     async def authenticate(self, name: str, password: str) -> User | None:

@@ -41,8 +41,8 @@ class Tokens:
     """Signs and verifies Junban tokens with one secret."""
 
     def __init__(self, secret: str) -> None:
-        if len(secret) < 16:
-            raise ValueError("JUNBAN_SECRET must be at least 16 characters")
+        if len(secret.encode()) < 32:
+            raise ValueError("JUNBAN_SECRET must be at least 32 bytes (RFC 7518 3.2)")
         self._secret = secret
 
     def issue(

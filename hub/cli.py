@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import re
+import signal
 import sys
 import time
 from dataclasses import replace
@@ -86,6 +87,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log.info("embedded Redis (pid %s) on %s", embedded.pid, embedded.url)
     secret = load_secret(settings.secret, settings.data_dir)
     settings = replace(settings, secret=secret)
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; without a handler of
+    # ours that would end the process before the embedded Redis is stopped below.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         if args.demo:
             asyncio.run(_seed_demo(settings))
@@ -94,6 +98,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         if embedded is not None:
             embedded.stop()
     return 0
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _run_uvicorn(settings: Settings, workers: int) -> None:

@@ -12,7 +12,7 @@ def zone(tz: str) -> ZoneInfo:
     """The ZoneInfo for ``tz``; ValueError for an unknown name."""
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "Asia" is a directory
         raise ValueError(f"unknown time zone {tz!r}") from exc
 
 
@@ -28,7 +28,8 @@ def business_day(at: float, tz: str) -> str:
 def minute_of_day(hhmm: str) -> int:
     """``"07:30"`` -> 450; ``"24:00"`` -> 1440. ValueError when malformed."""
     hours, sep, minutes = hhmm.partition(":")
-    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
+    well_formed = hhmm.isascii() and hours.isdigit() and minutes.isdigit() and len(minutes) == 2
+    if not sep or not well_formed:
         raise ValueError(f"not a HH:MM time: {hhmm!r}")
     value = int(hours) * 60 + int(minutes)
     if int(minutes) > 59 or value > 24 * 60:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import msgspec
 from redis.asyncio import Redis
@@ -52,13 +53,13 @@ class FacilityStore:
         self.redis = redis
 
     async def get(self, number: str) -> Facility | None:
-        data = await self.redis.get(keys.facility(number))
+        data = cast(bytes | None, await self.redis.get(keys.facility(number)))
         return None if data is None else _decoder.decode(data)
 
     async def put(self, facility: Facility) -> None:
         await self.redis.set(keys.facility(facility.number), msgspec.msgpack.encode(facility))
-        await self.redis.sadd(keys.FACILITIES, facility.number)  # type: ignore[misc]
+        await self.redis.sadd(keys.FACILITIES, facility.number)
 
     async def numbers(self) -> list[str]:
-        members = await self.redis.smembers(keys.FACILITIES)  # type: ignore[misc]
+        members = cast(set[bytes], await self.redis.smembers(keys.FACILITIES))
         return sorted(m.decode() for m in members)

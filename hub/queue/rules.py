@@ -237,9 +237,12 @@ def _set_suspended(state: QueueState, cmd: SetSuspended) -> list[Event]:
 
 def _configure(state: QueueState, cmd: Configure) -> list[Event]:
     config = cmd.config
-    calendar.zone(config.tz)
-    if config.close_web_at is not None:
-        calendar.minute_of_day(config.close_web_at)
+    try:
+        calendar.zone(config.tz)
+        if config.close_web_at is not None:
+            calendar.minute_of_day(config.close_web_at)
+    except ValueError as exc:
+        raise Unprocessable(str(exc)) from exc
     if config.default_minutes <= 0 or config.requeue_offset < 0:
         raise Unprocessable("default_minutes must be > 0 and requeue_offset >= 0")
     if config.web_daily_cap is not None and config.web_daily_cap < 0:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import msgspec
 import orjson
@@ -38,7 +38,7 @@ def encode_event(event: Event) -> bytes:
 
 
 def decode_event(kind: str, data: bytes) -> Event:
-    return _event_decoders[kind].decode(data)  # type: ignore[no-any-return]
+    return _event_decoders[kind].decode(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +60,14 @@ class QueueStore:
 
     async def load(self, info: str) -> QueueState | None:
         """The latest snapshot of the queue, or None when it does not exist."""
-        data = await self.redis.hget(keys.queue(info), "snap")  # type: ignore[misc]
+        data = cast(bytes | None, await self.redis.hget(keys.queue(info), "snap"))
         return None if data is None else decode_state(data)
 
     async def load_view(self, info: str) -> tuple[bytes, int] | None:
         """The stored public view JSON and its version (one round trip, no decoding)."""
-        view, v = await self.redis.hmget(keys.queue(info), ["view", "v"])  # type: ignore[misc]
-        return None if view is None else (view, int(v))
+        found = await self.redis.hmget(keys.queue(info), ["view", "v"])
+        view, v = cast(list[bytes | None], found)
+        return None if view is None or v is None else (view, int(v))
 
     async def append(
         self,
@@ -93,16 +94,17 @@ class QueueStore:
         key_list = [keys.queue(state.info), keys.log(state.info)]
         key_list += [keys.idempotency(state.info, key) for key, _ in idempotent]
         outcome, value = await self._append(keys=key_list, args=argv)
-        kind = outcome.decode() if isinstance(outcome, bytes) else outcome
+        kind = cast(Literal["ok", "conflict", "dup"], outcome.decode())
         index = int(value) - 1 if kind == "dup" else int(value)
         return AppendResult(kind, index)
 
     async def read_events(self, info: str) -> list[Event]:
         """The whole event stream of the queue, oldest first (for replay and audits)."""
-        entries = await self.redis.xrange(keys.log(info))
+        entries = cast(
+            list[tuple[bytes, dict[bytes, bytes]]], await self.redis.xrange(keys.log(info))
+        )
         return [decode_event(f[b"t"].decode(), f[b"e"]) for _, f in entries]
 
     async def stored_answer(self, info: str, key: str) -> bytes | None:
         """The first answer stored for this Idempotency-Key, if any."""
-        value: bytes | None = await self.redis.get(keys.idempotency(info, key))
-        return value
+        return cast(bytes | None, await self.redis.get(keys.idempotency(info, key)))
