@@ -17,19 +17,23 @@ from starlette.routing import Route
 
 from hub.accounts import UserStore
 from hub.auth import Tokens, load_secret
+from hub.channels import wsprotocol
+from hub.channels.bridge import Bridge
+from hub.channels.connection import LiveRuntime
+from hub.channels.hub import ChannelHub
 from hub.errors import JunbanError
 from hub.queue.facilities import FacilityStore
 from hub.queue.service import QueueService
 from hub.queue.store import QueueStore
 from hub.ratelimit import RateLimiter
 from hub.settings import Settings
-from hub.web import facilities, ops, queues
+from hub.web import facilities, live, ops, queues
 from hub.web.openapi import build_openapi
 from hub.web.routing import ApiRoute, json_response
 
 log = logging.getLogger("junban")
 
-API_ROUTES: list[ApiRoute] = [*queues.ROUTES, *facilities.ROUTES]
+API_ROUTES: list[ApiRoute] = [*queues.ROUTES, *live.ROUTES, *facilities.ROUTES]
 
 
 @dataclass
@@ -44,6 +48,21 @@ class Hub:
     users: UserStore
     tokens: Tokens
     limiter: RateLimiter
+    live: LiveRuntime | None = None
+    bridge: Bridge | None = None
+
+    async def start_live(self) -> None:
+        """Start this process's channel registry and its Redis pub/sub bridge."""
+        channels = ChannelHub()
+        self.bridge = bridge = Bridge(self.redis, channels, self.facilities)
+        await bridge.start()
+        self.live = LiveRuntime(channels, self.tokens, self.settings, ready=lambda: bridge.ready)
+        wsprotocol.install(self.live)
+
+    async def stop_live(self) -> None:
+        wsprotocol.install(None)
+        if self.bridge is not None:
+            await self.bridge.stop()
 
 
 def connect_redis(url: str) -> aioredis.Redis:
@@ -111,9 +130,11 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await hub.start_live()
         try:
             yield
         finally:
+            await hub.stop_live()
             await hub.redis.aclose()
 
     routes = [Route(r.path, r.endpoint, methods=[r.method]) for r in API_ROUTES]

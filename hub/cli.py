@@ -16,6 +16,7 @@ from pathlib import Path
 import uvicorn
 
 from hub.auth import ROLES, Tokens, load_secret
+from hub.channels.protocol import MAX_FRAME_BYTES
 from hub.embedded_redis import EmbeddedRedis, EmbeddedRedisError, find_server_binary
 from hub.settings import Settings
 
@@ -121,7 +122,12 @@ def _run_uvicorn(settings: Settings, workers: int) -> None:
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
         access_log=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=5,
+        ws="hub.channels.wsprotocol:HubWebSocketProtocol",
+        ws_max_size=MAX_FRAME_BYTES,
+        ws_ping_interval=settings.ws_ping_s,
+        ws_ping_timeout=20.0,
+        ws_per_message_deflate=False,
     )
 
 

@@ -45,6 +45,18 @@ class Settings:
     """JUNBAN_STREAM_MAXLEN: approximate cap on one queue's event stream."""
     trusted_proxies: str = "127.0.0.1"
     """JUNBAN_TRUSTED_PROXIES: whose X-Forwarded-For is believed (uvicorn forwarded_allow_ips)."""
+    ws_max_per_ip: int = 2000
+    """JUNBAN_WS_MAX_PER_IP: WebSocket connections one client address may hold per process."""
+    ws_max_subscriptions: int = 50
+    """JUNBAN_WS_MAX_SUBS: channels one connection may watch at once."""
+    ws_frame_rate: tuple[int, float] = (40, 10.0)
+    """JUNBAN_WS_FRAME_RATE="40/10": client frames allowed per window (burst = count)."""
+    ws_ping_s: float = 25.0
+    """JUNBAN_WS_PING: server ping interval; no pong within 20 s closes the connection."""
+    ws_idle_s: float = 120.0
+    """JUNBAN_WS_IDLE: a connection that watches nothing this long is closed."""
+    ws_slow_s: float = 10.0
+    """JUNBAN_WS_SLOW: a client whose socket stays full this long is closed with 4408."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +83,12 @@ class Settings:
             idempotency_ttl_s=int(get("IDEMPOTENCY_TTL") or base.idempotency_ttl_s),
             stream_maxlen=int(get("STREAM_MAXLEN") or base.stream_maxlen),
             trusted_proxies=get("TRUSTED_PROXIES") or base.trusted_proxies,
+            ws_max_per_ip=int(get("WS_MAX_PER_IP") or base.ws_max_per_ip),
+            ws_max_subscriptions=int(get("WS_MAX_SUBS") or base.ws_max_subscriptions),
+            ws_frame_rate=_rate(get("WS_FRAME_RATE")) or base.ws_frame_rate,
+            ws_ping_s=float(get("WS_PING") or base.ws_ping_s),
+            ws_idle_s=float(get("WS_IDLE") or base.ws_idle_s),
+            ws_slow_s=float(get("WS_SLOW") or base.ws_slow_s),
         )
 
 

@@ -17,11 +17,17 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """200 when Redis answers and the live pub/sub link is up; 503 (degraded) otherwise."""
+    hub = hub_of(request)
     try:
-        await asyncio.wait_for(hub_of(request).redis.ping(), timeout=2.0)
+        await asyncio.wait_for(hub.redis.ping(), timeout=2.0)
     except (RedisError, OSError, TimeoutError) as exc:
         return json_response({"status": "unavailable", "redis": str(exc) or "timeout"}, 503)
-    return json_response({"status": "ok", "redis": "ok"})
+    if hub.bridge is None or not hub.bridge.ready:
+        return json_response({"status": "degraded", "redis": "ok", "live": "reconnecting"}, 503)
+    live = hub.live
+    connections = live.connections if live else 0
+    return json_response({"status": "ok", "redis": "ok", "live": "ok", "ws": connections})
 
 
 async def metrics(request: Request) -> Response:

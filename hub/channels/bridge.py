@@ -1,0 +1,230 @@
+"""Redis pub/sub ⇄ the local ChannelHub: one pub/sub connection per process.
+
+Guarantees:
+- the process subscribes only to the queues that have local watchers (batched
+  SUBSCRIBE/UNSUBSCRIBE), and a watched queue's state is fetched once right after its
+  SUBSCRIBE, so nothing published in between is missed;
+- the link is probed (PING every second when quiet); if Redis restarts or the link dies
+  silently the bridge notices within ~3 s, reconnects with backoff, resubscribes, refetches
+  the state of every watched queue and pushes what changed; ``ready`` is False meanwhile;
+- view and snapshot fetches are coalesced per queue and pipelined, so a reconnect storm of
+  thousands of clients costs a few round trips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from hub import keys
+from hub.channels.hub import ChannelHub
+from hub.channels.protocol import Publication
+from hub.queue.facilities import FacilityStore
+from hub.queue.store import decode_state
+
+log = logging.getLogger("junban.bridge")
+
+PING_EVERY_S = 1.0
+DEAD_AFTER_S = 3.0
+
+
+def _info_of_channel(channel: bytes) -> str:
+    """``jb:{1234}:01:pub`` -> ``1234-01``."""
+    text = channel.decode()
+    facility = text[text.index("{") + 1 : text.index("}")]
+    counter = text.split(":")[2]
+    return f"{facility}-{counter}"
+
+
+def view_publication(info: str, view: bytes) -> Publication:
+    """A public view as stored and published by the append script (decoded once, here)."""
+    data = orjson.loads(view)
+    return Publication(data["epoch"], data["v"], view, info, data)
+
+
+class Bridge:
+    """Feeds a ChannelHub from Redis (see module docstring)."""
+
+    def __init__(self, redis: Redis, hub: ChannelHub, facilities: FacilityStore) -> None:
+        self.redis = redis
+        self.hub = hub
+        self.facilities = facilities
+        hub.bridge = self
+        self.wanted: set[str] = set()
+        self.subscribed: set[str] = set()
+        self.fresh: set[str] = set()
+        self._need_view: set[str] = set()
+        self._need_snapshot: set[str] = set()
+        self._need_facility: set[str] = set()
+        self._wake = asyncio.Event()
+        self._pubsub: PubSub | None = None
+        self.ready = False
+        self.reconnects = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._was_up = False
+
+    # ---- requests from the hub (sync, coalesced) ----------------------------------------
+
+    def watch(self, info: str) -> None:
+        self.wanted.add(info)
+        self._need_view.add(info)
+        self._wake.set()
+
+    def unwatch(self, info: str) -> None:
+        self.wanted.discard(info)
+        self.fresh.discard(info)
+        self._wake.set()
+
+    def request_view(self, info: str) -> None:
+        self._need_view.add(info)
+        self._wake.set()
+
+    def request_snapshot(self, info: str) -> None:
+        self._need_snapshot.add(info)
+        self._wake.set()
+
+    def resolve_facility(self, facility: str) -> None:
+        self._need_facility.add(facility)
+        self._wake.set()
+
+    def is_fresh(self, info: str) -> bool:
+        return info in self.fresh
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._run(), name="bridge")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._close_pubsub()
+
+    async def _run(self) -> None:
+        backoff = 0.2
+        while True:
+            problem = await self._session()
+            self.ready = False
+            self.fresh.clear()
+            self.subscribed.clear()
+            log.warning("pub/sub link lost (%s); reconnecting", problem)
+            await self._close_pubsub()
+            await asyncio.sleep(backoff)
+            backoff = 0.2 if self._was_up else min(backoff * 2, 2.0)
+
+    async def _session(self) -> str:
+        """Connect, then listen and work until the link fails; say why it failed."""
+        self._was_up = False
+        problem = "ended"
+        try:
+            await self._connect()
+            self._was_up = True
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._listen())
+                group.create_task(self._work())
+        except* (RedisError, OSError, TimeoutError, _LinkDead) as failure:
+            problem = "; ".join(str(e) or type(e).__name__ for e in failure.exceptions)
+        return problem
+
+    async def _connect(self) -> None:
+        pubsub = self.redis.pubsub()
+        await pubsub.ping()  # opens the connection; its pong is read by _listen
+        self._pubsub = pubsub
+        if self.reconnects or self.wanted:
+            self._need_view |= self.wanted
+            self._need_snapshot |= set(self.hub.private)
+        self.reconnects += 1
+        self.ready = True
+        self._wake.set()
+
+    async def _close_pubsub(self) -> None:
+        pubsub, self._pubsub = self._pubsub, None
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pubsub.aclose(), 1.0)  # type: ignore[no-untyped-call]
+
+    async def _listen(self) -> None:
+        pubsub = self._pubsub
+        assert pubsub is not None
+        last_seen = last_ping = time.monotonic()
+        while True:
+            message = await pubsub.get_message(timeout=0.5)
+            now = time.monotonic()
+            if message is not None:
+                last_seen = now
+                if message["type"] == "message":
+                    self._on_message(message)
+            elif now - last_seen > DEAD_AFTER_S:
+                raise _LinkDead("no answer to PING")
+            if now - last_ping >= PING_EVERY_S and now - last_seen >= PING_EVERY_S:
+                last_ping = now
+                await pubsub.ping()
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        info = _info_of_channel(message["channel"])
+        self.hub.offer_view(info, view_publication(info, message["data"]))
+
+    async def _work(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._sync_subscriptions()
+            await self._resolve_facilities()
+            await self._fetch()
+
+    async def _sync_subscriptions(self) -> None:
+        pubsub = self._pubsub
+        assert pubsub is not None
+        add = self.wanted - self.subscribed
+        drop = self.subscribed - self.wanted
+        if add:
+            await pubsub.subscribe(*(keys.public_channel(i) for i in add))
+            self.subscribed |= add
+        if drop:
+            await pubsub.unsubscribe(*(keys.public_channel(i) for i in drop))
+            self.subscribed -= drop
+
+    async def _resolve_facilities(self) -> None:
+        facilities, self._need_facility = self._need_facility, set()
+        for facility in facilities:
+            record = await self.facilities.get(facility)
+            self.hub.facility_resolved(facility, tuple(record.infos()) if record else ())
+        if facilities:
+            await self._sync_subscriptions()
+
+    async def _fetch(self) -> None:
+        self._need_view &= self.wanted
+        self._need_snapshot &= self.wanted
+        views = sorted(self._need_view & self.subscribed)
+        snapshots = sorted(self._need_snapshot & self.subscribed)
+        self._need_view -= set(views)
+        self._need_snapshot -= set(snapshots)
+        if not views and not snapshots:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for info in views:
+                pipe.hget(keys.queue(info), "view")
+            for info in snapshots:
+                pipe.hget(keys.queue(info), "snap")
+            results = await pipe.execute()
+        for info, view in zip(views, results[: len(views)], strict=True):
+            self.fresh.add(info)
+            if view is not None:
+                self.hub.offer_view(info, view_publication(info, view))
+        for info, snap in zip(snapshots, results[len(views) :], strict=True):
+            self.hub.offer_snapshot(info, decode_state(snap) if snap is not None else None)
+
+
+class _LinkDead(Exception):
+    pass

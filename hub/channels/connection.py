@@ -1,0 +1,240 @@
+"""One WebSocket client's state machine: auth, subscriptions, limits and bounded output.
+
+Output is conflating: while the socket is full (the transport paused writing), a new state
+for a channel replaces the one waiting, so a slow client gets the newest state, never a
+backlog; a client whose socket stays full ``ws_slow_s`` is closed with 4408.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from hub.auth import Principal, Tokens
+from hub.channels import protocol
+from hub.channels.hub import ChannelHub
+from hub.channels.names import Channel, authorize, parse_channel
+from hub.channels.protocol import Auth, Ping, Publication, Sub, Unsub, newer
+from hub.errors import JunbanError
+from hub.settings import Settings
+
+
+class Sink(Protocol):
+    """Where a connection's bytes go (the WebSocket protocol object)."""
+
+    def write_frame(self, data: bytes) -> None: ...
+
+    def close_with(self, code: int, reason: str) -> None: ...
+
+
+@dataclass
+class LiveRuntime:
+    """What connections of this process share."""
+
+    channels: ChannelHub
+    tokens: Tokens
+    settings: Settings
+    per_ip: dict[str, int] = field(default_factory=dict)
+    connections: int = 0
+    ready: Callable[[], bool] = lambda: True
+
+
+class Connection:
+    """See the module docstring."""
+
+    __slots__ = (
+        "rt",
+        "sink",
+        "codec",
+        "ip",
+        "principal",
+        "subs",
+        "known",
+        "pending",
+        "paused_since",
+        "closed",
+        "_bucket",
+        "_bucket_at",
+        "_timer",
+    )
+
+    def __init__(self, rt: LiveRuntime, sink: Sink, codec: str, ip: str) -> None:
+        self.rt = rt
+        self.sink = sink
+        self.codec = codec
+        self.ip = ip
+        self.principal: Principal | None = None
+        self.subs: dict[str, Channel] = {}
+        self.known: dict[tuple[str, str], tuple[str, int]] = {}
+        self.pending: dict[tuple[str, str], tuple[Channel, Publication]] = {}
+        self.paused_since = 0.0
+        """monotonic time the socket filled up; 0.0 while it drains normally."""
+        self.closed = False
+        self._bucket = float(rt.settings.ws_frame_rate[0])
+        self._bucket_at = time.monotonic()
+        self._timer: asyncio.TimerHandle | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def open(self, token: str | None) -> None:
+        rt = self.rt
+        count = rt.per_ip.get(self.ip, 0) + 1
+        rt.per_ip[self.ip] = count
+        rt.connections += 1
+        if count > rt.settings.ws_max_per_ip:
+            self.close(protocol.RATE_LIMITED, "too many connections from this address")
+            return
+        if token is not None:
+            self._auth(token)
+        self._arm_idle_timer()
+
+    def close(self, code: int, reason: str) -> None:
+        if not self.closed:
+            self.sink.close_with(code, reason)
+            self.gone()
+
+    def gone(self) -> None:
+        """The socket is closed (by us or the peer): leave every channel."""
+        if self.closed:
+            return
+        self.closed = True
+        rt = self.rt
+        rt.connections -= 1
+        left = rt.per_ip.get(self.ip, 1) - 1
+        if left > 0:
+            rt.per_ip[self.ip] = left
+        else:
+            rt.per_ip.pop(self.ip, None)
+        for channel in self.subs.values():
+            rt.channels.unsubscribe(self, channel)
+        self.subs.clear()
+        self.pending.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+
+    # ---- inbound ------------------------------------------------------------------------
+
+    def on_frame(self, data: bytes, *, text: bool) -> None:
+        if self.closed:
+            return
+        if not self._take_token():
+            self.close(protocol.RATE_LIMITED, "too many frames")
+            return
+        try:
+            frame = protocol.decode_client_frame(data, text=text)
+        except protocol.MalformedFrame as exc:
+            self.close(protocol.MALFORMED, f"malformed frame: {exc}"[:120])
+            return
+        if isinstance(frame, Sub):
+            self._subscribe(frame)
+        elif isinstance(frame, Unsub):
+            self._unsubscribe(frame.ch)
+        elif isinstance(frame, Auth):
+            self._auth(frame.token)
+        elif isinstance(frame, Ping):
+            self._send({"op": "pong"})
+
+    def _take_token(self) -> bool:
+        count, window = self.rt.settings.ws_frame_rate
+        now = time.monotonic()
+        self._bucket = min(count, self._bucket + (now - self._bucket_at) * count / window)
+        self._bucket_at = now
+        if self._bucket < 1:
+            return False
+        self._bucket -= 1
+        return True
+
+    def _auth(self, token: str) -> None:
+        try:
+            self.principal = self.rt.tokens.verify(token)
+        except JunbanError as exc:
+            self.close(protocol.BAD_TOKEN, exc.code)
+
+    def _subscribe(self, frame: Sub) -> None:
+        try:
+            channel = parse_channel(frame.ch)
+            authorize(channel, self.principal)
+        except JunbanError as exc:
+            self._error(exc.code, exc.message, frame.ch)
+            return
+        if channel.name in self.subs:
+            self._unsubscribe(channel.name, quiet=True)
+        elif len(self.subs) >= self.rt.settings.ws_max_subscriptions:
+            self._error("too_many_subscriptions", "unsubscribe from something first", frame.ch)
+            return
+        if frame.v is not None and frame.epoch is not None and channel.info is not None:
+            self.known[(channel.name, channel.info)] = (frame.epoch, frame.v)
+        self.subs[channel.name] = channel
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._send({"op": "subscribed", "ch": channel.name})
+        self.rt.channels.subscribe(self, channel)
+
+    def _unsubscribe(self, name: str, quiet: bool = False) -> None:
+        channel = self.subs.pop(name, None)
+        if channel is not None:
+            self.rt.channels.unsubscribe(self, channel)
+            for key in [k for k in self.known if k[0] == name]:
+                del self.known[key]
+                self.pending.pop(key, None)
+        if not quiet:
+            self._send({"op": "unsubscribed", "ch": name})
+        if not self.subs:
+            self._arm_idle_timer()
+
+    def _arm_idle_timer(self) -> None:
+        if self._timer is None and not self.closed:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self.rt.settings.ws_idle_s, self._idle)
+
+    def _idle(self) -> None:
+        self._timer = None
+        if not self.subs:
+            self.close(protocol.GOING_AWAY, "idle: no subscriptions")
+
+    # ---- outbound -----------------------------------------------------------------------
+
+    def deliver(self, channel: Channel, pub: Publication) -> None:
+        """The hot path: one dict lookup and one write of shared bytes."""
+        key = (channel.name, pub.info)
+        held = self.known.get(key)
+        if held is not None and not newer(pub.version, held):
+            return
+        if self.paused_since:
+            self.pending[key] = (channel, pub)
+            return
+        self.known[key] = pub.version
+        self.sink.write_frame(pub.ws_frame(channel.name, self.codec))
+
+    def channel_gone(self, channel: Channel, code: str, message: str) -> None:
+        self._error(code, message, channel.name)
+        self._unsubscribe(channel.name, quiet=True)
+
+    def pause(self) -> None:
+        if not self.paused_since:
+            self.paused_since = since = time.monotonic()
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.rt.settings.ws_slow_s, self._check_slow, since)
+
+    def resume(self) -> None:
+        self.paused_since = 0.0
+        pending, self.pending = self.pending, {}
+        for channel, pub in pending.values():
+            self.deliver(channel, pub)
+
+    def _check_slow(self, since: float) -> None:
+        if self.paused_since == since and not self.closed:
+            self.close(protocol.TOO_SLOW, "too slow to keep up")
+
+    def _send(self, message: dict[str, Any]) -> None:
+        self.sink.write_frame(protocol.control_frame(message, self.codec))
+
+    def _error(self, code: str, message: str, ch: str | None = None) -> None:
+        frame: dict[str, Any] = {"op": "error", "code": code, "message": message}
+        if ch is not None:
+            frame["ch"] = ch[:128]
+        self._send(frame)

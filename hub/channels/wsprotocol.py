@@ -1,0 +1,118 @@
+"""uvicorn's sans-I/O WebSocket protocol, with ``/v1/ws`` served natively.
+
+Other WebSocket paths go to the ASGI app as usual. For ``/v1/ws`` the protocol object
+itself runs a ``Connection``: no ASGI task, no per-message ``await send`` and no encode per
+subscriber. The hub writes one prebuilt frame straight to each transport, and the
+transport's pause/resume (its write buffer) drives the connection's conflation. Keepalive
+pings, the 1009 limit on inbound frames and the 1012 close on shutdown are uvicorn's.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from uvicorn.middleware.proxy_headers import _TrustedHosts
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+
+from hub.channels import protocol
+from hub.channels.connection import Connection, LiveRuntime
+
+WS_PATH = "/v1/ws"
+log = logging.getLogger("junban.ws")
+_quiet = logging.getLogger("junban.ws.protocol")
+_quiet.setLevel(logging.WARNING)
+
+_runtime: LiveRuntime | None = None
+_trusted: _TrustedHosts | None = None
+
+
+def install(runtime: LiveRuntime | None) -> None:
+    """Make ``runtime`` serve ``/v1/ws`` in this process (None: stop serving it)."""
+    global _runtime, _trusted
+    _runtime = runtime
+    _trusted = _TrustedHosts(runtime.settings.trusted_proxies) if runtime else None
+
+
+def _client_ip(peer: str, headers: Any) -> str:
+    forwarded = headers.get("X-Forwarded-For")
+    if forwarded and _trusted is not None and peer in _trusted:
+        return _trusted.get_trusted_client_address(forwarded)[0]
+    return peer
+
+
+class HubWebSocketProtocol(WebSocketsSansIOProtocol):
+    """See the module docstring. Select it with uvicorn's ``ws=`` setting."""
+
+    session: Connection | None = None
+
+    def handle_connect(self, event: Request) -> None:
+        path, _, query = event.path.partition("?")
+        runtime = _runtime
+        if path != WS_PATH or runtime is None:
+            super().handle_connect(event)
+            return
+        self.conn.select_subprotocol = protocol.choose_subprotocol  # type: ignore[assignment]
+        self.conn.logger = _quiet  # no INFO line per connection at 100k connections
+        self.request = event
+        self.response = self.conn.accept(event)
+        self.handshake_initiated = self.handshake_complete = True
+        self.conn.send_response(self.response)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        if self.response.status_code != 101:
+            self.close_sent = True
+            self.transport.close()
+            return
+        self.start_keepalive()
+        codec = self.response.headers.get("Sec-WebSocket-Protocol") or protocol.JSON
+        peer = self.client[0] if self.client else "unknown"
+        self.session = Connection(runtime, self, codec, _client_ip(peer, event.headers))
+        token = parse_qs(query).get("token")
+        self.session.open(token[0] if token else None)
+
+    def send_receive_event_to_app(self) -> None:
+        session = self.session
+        if session is None:
+            super().send_receive_event_to_app()
+            return
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if not self.close_sent:
+            session.on_frame(data, text=self.curr_msg_data_type == "text")
+
+    def handle_parser_exception(self) -> None:
+        super().handle_parser_exception()
+        if self.session is not None:
+            self.session.gone()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.session is not None:
+            self.session.gone()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.session is not None:
+            self.session.pause()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.session is not None:
+            self.session.resume()
+
+    # ---- Sink -----------------------------------------------------------------------------
+
+    def write_frame(self, data: bytes) -> None:
+        if not self.close_sent and not self.disconnected:
+            self.transport.write(data)
+
+    def close_with(self, code: int, reason: str) -> None:
+        if self.close_sent or self.disconnected:
+            return
+        self.conn.send_close(code, reason)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        self.stop_keepalive()
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)

@@ -1,0 +1,89 @@
+"""Server-Sent Events for clients that cannot hold a WebSocket (API.md "SSE")."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from hub.channels.names import Channel
+from hub.channels.protocol import Publication
+from hub.errors import NotFound, Unavailable
+from hub.web.routing import ApiRoute, hub_of, info_of
+
+KEEPALIVE_S = 20.0
+
+
+class SseSubscriber:
+    """Holds only the newest state not yet streamed (conflation), and wakes the stream."""
+
+    def __init__(self, last_v: int | None) -> None:
+        self.held: tuple[str | None, int] | None = None if last_v is None else (None, last_v)
+        """(epoch, v) of the newest state streamed or waiting; the epoch is unknown at first
+        because Last-Event-ID carries only ``v``."""
+        self.latest: Publication | None = None
+        self.changed = asyncio.Event()
+
+    def deliver(self, channel: Channel, pub: Publication) -> None:
+        held = self.held
+        if held is not None and (held[0] is None or held[0] == pub.epoch) and pub.v <= held[1]:
+            return
+        self.held = pub.version
+        self.latest = pub
+        self.changed.set()
+
+    async def next(self, timeout: float) -> Publication | None:
+        try:
+            await asyncio.wait_for(self.changed.wait(), timeout)
+        except TimeoutError:
+            return None
+        self.changed.clear()
+        pub, self.latest = self.latest, None
+        return pub
+
+
+def _last_event_id(request: Request) -> int | None:
+    value = request.headers.get("last-event-id", "")
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
+async def queue_events(request: Request) -> Response:
+    info, facility, _ = info_of(request)
+    hub = hub_of(request)
+    if await hub.store.load_view(info) is None:
+        raise NotFound("no such queue", code="unknown_queue")
+    live = hub.live
+    if live is None:
+        raise Unavailable("live channels are not running", code="unavailable")
+    channel = Channel(f"queue:{info}", "queue", facility, info)
+    subscriber = SseSubscriber(_last_event_id(request))
+    live.channels.subscribe(subscriber, channel)
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            yield b"retry: 2000\n\n"
+            while True:
+                pub = await subscriber.next(KEEPALIVE_S)
+                yield pub.sse_event() if pub is not None else b": keepalive\n\n"
+        finally:
+            live.channels.unsubscribe(subscriber, channel)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+ROUTES = [
+    ApiRoute(
+        "/v1/queues/{info}/events",
+        "GET",
+        queue_events,
+        "Server-Sent Events: `event: state`, `id: v`, the public view; honours Last-Event-ID",
+        responses={
+            200: "text/event-stream",
+            400: "malformed information number",
+            404: "unknown_queue",
+        },
+    ),
+]
