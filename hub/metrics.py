@@ -21,3 +21,4 @@ COMMAND_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 RATE_LIMITED = Counter("junban_rate_limited_total", "Requests refused by a rate limit", ["scope"])
+WS_CLOSES = Counter("junban_ws_closes_total", "WebSocket connections the hub closed", ["code"])

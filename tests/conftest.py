@@ -158,3 +158,11 @@ async def make_facility(
 @pytest.fixture
 async def facility(client: httpx.AsyncClient) -> str:
     return await make_facility(client)
+
+
+@pytest.fixture(scope="session")
+def fuzz_hub(redis_url: str) -> Iterator[HubProcess]:
+    """A hub for the frame fuzzer (its own process, so its connection count is its own)."""
+    process = start_hub(redis_url)
+    yield process
+    process.stop()

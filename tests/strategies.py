@@ -1,13 +1,13 @@
 """Shared Hypothesis strategies for the pure queue core: clocks, configs and commands.
 
 Commands come out with ``at=0.0`` and, where they name a ticket, a *reference* instead of a
-real id (``"?today:3"``, ``"?ever:7"``, ``"?unknown"``): the state machine stamps the time
+real id (``"?waiting:3"``, ``"?ever:7"``, ``"?unknown"``): the state machine stamps the time
 and resolves the reference against the tickets it has issued (see ``resolve_ticket``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
@@ -45,12 +45,14 @@ UNKNOWN_TICKET = "?unknown"
 
 
 def clock_steps() -> st.SearchStrategy[float]:
-    """How far the clock moves between commands: mostly seconds to minutes, sometimes hours."""
+    """How long passes before a command: mostly seconds, often minutes, now and then most of
+    an hour (longer pauses and nights are separate steps of the state machine)."""
+    seconds = st.floats(min_value=0, max_value=60, allow_nan=False)
     return st.one_of(
-        st.floats(min_value=0, max_value=60, allow_nan=False),
-        st.integers(min_value=60, max_value=20 * 60).map(float),
-        st.integers(min_value=20 * 60, max_value=60 * 60).map(float),
-        st.integers(min_value=3600, max_value=10 * 3600).map(float),
+        seconds,
+        seconds,
+        st.integers(min_value=60, max_value=10 * 60).map(float),
+        st.integers(min_value=10 * 60, max_value=50 * 60).map(float),
     )
 
 
@@ -121,7 +123,7 @@ def config_is_valid(config: QueueConfig) -> bool:
     return (
         (config.web_daily_cap is None or config.web_daily_cap >= 0)
         and config.requeue_offset >= 0
-        and config.default_minutes > 0
+        and 0.5 <= config.default_minutes <= 120
         and config.close_web_at not in MALFORMED_TIMES
         and config.tz in known_zones()
     )
@@ -161,23 +163,25 @@ def messages() -> st.SearchStrategy[str]:
 # ---- commands -------------------------------------------------------------------------------
 
 
+TICKET_POOLS = ("today", "waiting", "calling", "absent", "ever")
+
+
 def ticket_refs() -> st.SearchStrategy[str]:
-    """Mostly one of today's tickets; sometimes any ticket ever issued, or one never issued."""
+    """A reference to one of today's tickets (any, waiting, called or absent), to any ticket
+    ever issued (earlier days included), or to one never issued."""
     index = st.integers(min_value=0, max_value=10_000)
-    today = index.map(lambda i: f"?today:{i}")
-    return st.one_of(
-        today, today, today, index.map(lambda i: f"?ever:{i}"), st.just(UNKNOWN_TICKET)
-    )
+    pooled = st.tuples(st.sampled_from(TICKET_POOLS), index).map(lambda p: f"?{p[0]}:{p[1]}")
+    return st.one_of(pooled, pooled, pooled, pooled, st.just(UNKNOWN_TICKET))
 
 
 NEVER_ISSUED = "never-issued"
 """The id ``resolve_ticket`` gives for ``UNKNOWN_TICKET`` or an empty pool; never issued."""
 
 
-def resolve_ticket(ref: str, today: Sequence[str], ever: Sequence[str]) -> str:
-    """The real ticket id a ``ticket_refs`` reference stands for."""
+def resolve_ticket(ref: str, pools: Mapping[str, Sequence[str]]) -> str:
+    """The real ticket id a ``ticket_refs`` reference stands for, given the machine's pools."""
     source, _, index = ref[1:].partition(":")
-    pool = {"today": today, "ever": ever}.get(source, ())
+    pool = pools.get(source, ())
     return pool[int(index) % len(pool)] if pool else NEVER_ISSUED
 
 

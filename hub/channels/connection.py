@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hub import metrics
 from hub.auth import Principal, Tokens
 from hub.channels import protocol
 from hub.channels.hub import ChannelHub
@@ -93,6 +94,7 @@ class Connection:
 
     def close(self, code: int, reason: str) -> None:
         if not self.closed:
+            metrics.WS_CLOSES.labels(str(code)).inc()
             self.sink.close_with(code, reason)
             self.gone()
 

@@ -115,4 +115,5 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.close_sent = True
         self.stop_keepalive()
-        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.close)
+        # a peer that never reads would keep a graceful close pending forever: abort then
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.abort)

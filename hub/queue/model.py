@@ -44,6 +44,8 @@ class Ticket:
     room: str | None = None
     recalls: int = 0
     finished_at: float | None = None
+    requeued: bool = False
+    """Put back into the line by staff: it no longer holds its arrival place."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,7 +106,10 @@ def _open_web(state: QueueState, cmd: Command) -> list[Event]:
 
 
 def _close_web(state: QueueState, cmd: Command) -> list[Event]:
-    return [WebClosed(at=cmd.at, reason="staff")] if state.web_open else []
+    """Also after an automatic closure: then the staff's "closed" outlives the day change."""
+    if state.web_open or state.web_closed_reason != "staff":
+        return [WebClosed(at=cmd.at, reason="staff")]
+    return []
 
 
 def _issue(state: QueueState, cmd: IssueTicket) -> list[Event]:
@@ -119,6 +122,8 @@ def _issue(state: QueueState, cmd: IssueTicket) -> list[Event]:
         _check_web_acceptance(state, cmd)
         if cmd.priority:
             raise Forbidden("only staff may issue priority tickets")
+    if cmd.channel == "kiosk" and state.suspended:
+        raise Forbidden("this facility's service is suspended", code="facility_suspended")
     if cmd.channel in ("web", "kiosk") and not state.open:
         raise Conflict("reception is closed", code="reception_closed")
     ticket = Ticket(
@@ -153,8 +158,17 @@ def _check_web_acceptance(state: QueueState, cmd: IssueTicket) -> None:
         not state.web_open and state.web_closed_reason == "cap"
     ):
         raise Conflict("today's web tickets are all taken", code="daily_cap_reached")
-    if not state.web_open:
+    if not state.web_open or _too_late(state, cmd.at, len(state.waiting)):
         raise Conflict("web acceptance is closed", code="web_closed")
+
+
+def _too_late(state: QueueState, at: float, ahead: int) -> bool:
+    """Would a ticket with ``ahead`` people before it be called after ``close_web_at``?"""
+    close_at = state.config.close_web_at
+    if close_at is None:
+        return False
+    minutes = estimate.wait_minutes(ahead, state.minutes_per_patient)
+    return calendar.local_minute(at, state.config.tz) + minutes > calendar.minute_of_day(close_at)
 
 
 def _auto_close_web(state: QueueState, at: float) -> list[Event]:
@@ -162,12 +176,8 @@ def _auto_close_web(state: QueueState, at: float) -> list[Event]:
     cap = state.config.web_daily_cap
     if cap is not None and state.web_issued + 1 >= cap:
         return [WebClosed(at=at, reason="cap")]
-    close_at = state.config.close_web_at
-    if close_at is not None:
-        waiting_after = len(state.waiting) + 1
-        minutes = estimate.wait_minutes(waiting_after, state.minutes_per_patient)
-        if calendar.local_minute(at, state.config.tz) + minutes > calendar.minute_of_day(close_at):
-            return [WebClosed(at=at, reason="closing_time")]
+    if _too_late(state, at, len(state.waiting) + 1):
+        return [WebClosed(at=at, reason="closing_time")]
     return []
 
 
@@ -243,8 +253,10 @@ def _configure(state: QueueState, cmd: Configure) -> list[Event]:
             calendar.minute_of_day(config.close_web_at)
     except ValueError as exc:
         raise Unprocessable(str(exc)) from exc
-    if config.default_minutes <= 0 or config.requeue_offset < 0:
-        raise Unprocessable("default_minutes must be > 0 and requeue_offset >= 0")
+    if not estimate.MIN_PACE <= config.default_minutes <= estimate.MAX_PACE:
+        raise Unprocessable(f"default_minutes must be {estimate.MIN_PACE} to {estimate.MAX_PACE}")
+    if config.requeue_offset < 0:
+        raise Unprocessable("requeue_offset must be >= 0")
     if config.web_daily_cap is not None and config.web_daily_cap < 0:
         raise Unprocessable("web_daily_cap must be >= 0")
     return [] if config == state.config else [Configured(at=cmd.at, config=config)]
@@ -356,10 +368,14 @@ def _a_issued(s: QueueState, e: TicketIssued) -> None:
     if t.channel == "web":
         s.web_issued += 1
     if t.priority:
-        first_plain = next(
-            (i for i, tid in enumerate(s.waiting) if not s.tickets[tid].priority), len(s.waiting)
-        )
-        s.waiting.insert(first_plain, t.id)
+        # after the last priority ticket still in its arrival place: priority tickets keep
+        # their order, and go before every plain ticket that has not been put back by staff
+        place = 0
+        for i, tid in enumerate(s.waiting):
+            other = s.tickets[tid]
+            if other.priority and not other.requeued:
+                place = i + 1
+        s.waiting.insert(place, t.id)
     else:
         s.waiting.append(t.id)
 
@@ -383,7 +399,7 @@ def _a_absent(s: QueueState, e: TicketAbsent) -> None:
 
 
 def _a_requeued(s: QueueState, e: TicketRequeued) -> None:
-    _set_status(s, e.ticket_id, "waiting", room=None, finished_at=None)
+    _set_status(s, e.ticket_id, "waiting", room=None, finished_at=None, requeued=True)
     s.waiting.insert(min(e.position, len(s.waiting)), e.ticket_id)
 
 
@@ -405,6 +421,8 @@ def _a_suspension(s: QueueState, e: SuspensionSet) -> None:
 
 def _a_configured(s: QueueState, e: Configured) -> None:
     s.config = e.config
+    if s.last_call_at is None:  # no call yet today: the new default is the best estimate
+        s.minutes_per_patient = e.config.default_minutes
 
 
 _APPLIERS: dict[type[Event], Callable[[QueueState, Any], None]] = {

@@ -23,14 +23,20 @@ def iso(at: float | None) -> str | None:
 def public_view(s: QueueState) -> dict[str, Any]:
     """The queue as anyone may see it (API.md "Public view of a queue")."""
     tickets = s.tickets
+    cap = s.config.web_daily_cap
+    cap_reached = cap is not None and s.web_issued >= cap
+    accepting = s.web_open and not s.suspended and not cap_reached
+    closed_reason = (
+        "suspended" if s.suspended else "cap" if cap_reached and s.web_open else s.web_closed_reason
+    )
     return {
         "info": s.info,
         "v": s.version,
         "epoch": s.epoch,
         "day": s.day,
         "open": s.open,
-        "web_open": s.web_open and not s.suspended,
-        "web_closed_reason": None if s.web_open else s.web_closed_reason,
+        "web_open": accepting,
+        "web_closed_reason": None if accepting else closed_reason,
         "suspended": s.suspended,
         "calling": [
             {"number": tickets[tid].number, "room": tickets[tid].room} for tid in s.calling
@@ -40,6 +46,7 @@ def public_view(s: QueueState) -> dict[str, Any]:
         "absent": sorted(t.number for t in tickets.values() if t.status == "absent"),
         "last_number": s.last_number,
         "minutes_per_patient": round(s.minutes_per_patient, 1),
+        "close_web_at": s.config.close_web_at,
         "message": s.message,
         "updated_at": iso(s.updated_at),
     }

@@ -57,7 +57,7 @@ class SuspendRequest(msgspec.Struct, kw_only=True):
 class ConfigRequest(msgspec.Struct, kw_only=True):
     web_daily_cap: Annotated[int, msgspec.Meta(ge=0, le=100_000)] | None = None
     requeue_offset: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 3
-    default_minutes: Annotated[float, msgspec.Meta(gt=0, le=240)] = 5.0
+    default_minutes: Annotated[float, msgspec.Meta(ge=0.5, le=120)] = 5.0
     close_web_at: HHMM | None = None
 
 

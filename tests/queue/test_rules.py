@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from collections.abc import Iterator
 from datetime import date, datetime, time
 from typing import Any
@@ -83,13 +84,27 @@ def expected_issue_refusal(s: QueueState, cmd: IssueTicket) -> str | None:
             not s.web_open and s.web_closed_reason == "cap"
         ):
             return "daily_cap_reached"
-        if not s.web_open:
+        if not s.web_open or called_after_closing(s, cmd.at, len(s.waiting)):
             return "web_closed"
         if cmd.priority:
             return "forbidden"
+    if cmd.channel == "kiosk" and s.suspended:
+        return "facility_suspended"
     if cmd.channel == "kiosk" and not s.open:
         return "reception_closed"
     return None
+
+
+def called_after_closing(s: QueueState, at: float, ahead: int) -> bool:
+    """Would a new ticket be called after ``close_web_at``? (stated independently)"""
+    if s.config.close_web_at is None:
+        return False
+    local = datetime.fromtimestamp(at, ZoneInfo(s.config.tz))
+    now = local.hour * 60 + local.minute + local.second / 60 + local.microsecond / 60e6
+    hours, minutes = s.config.close_web_at.split(":")
+    return now + math.ceil((ahead + 1) * s.minutes_per_patient - 1e-9) > int(hours) * 60 + int(
+        minutes
+    )
 
 
 def strings_in(value: Any) -> Iterator[str]:
@@ -126,7 +141,10 @@ class QueueMachine(RuleBasedStateMachine):
     # ---- helpers ----------------------------------------------------------------------------
 
     def resolve(self, ref: str) -> str:
-        return S.resolve_ticket(ref, self.today, self.ever)
+        s = self.state
+        absent = [t for t in self.today if s.tickets[t].status == "absent"]
+        pools = {"today": self.today, "waiting": s.waiting, "calling": s.calling}
+        return S.resolve_ticket(ref, {**pools, "absent": absent, "ever": self.ever})
 
     def as_handler_sees(self, at: float) -> QueueState:
         """The state ``decide`` hands to the command's handler (a new day started first)."""
@@ -135,7 +153,9 @@ class QueueMachine(RuleBasedStateMachine):
             return self.state
         return rules.evolve(self.state, DayStarted(at=at, day=day))
 
-    def run(self, cmd: Command) -> tuple[QueueState, Outcome]:
+    def run(self, cmd: Command, wait: float = 0.0) -> tuple[QueueState, Outcome]:
+        """Wait, then send ``cmd`` now: the state the handler saw, and the events or refusal."""
+        self.now += wait
         cmd = dataclasses.replace(cmd, at=self.now)
         before = copy.deepcopy(self.state)
         seen = self.as_handler_sees(cmd.at)
@@ -176,10 +196,10 @@ class QueueMachine(RuleBasedStateMachine):
         assert not isinstance(outcome, JunbanError), f"refused: {outcome.code} {outcome}"
         return outcome
 
-    def transition(self, cmd: Any, action: str) -> tuple[QueueState, Outcome, str]:
+    def transition(self, cmd: Any, action: str, wait: float) -> tuple[QueueState, Outcome, str]:
         """Run a ticket command; check it against ``rules.TRANSITIONS``."""
         ticket_id = self.resolve(cmd.ticket_id)
-        seen, outcome = self.run(dataclasses.replace(cmd, ticket_id=ticket_id))
+        seen, outcome = self.run(dataclasses.replace(cmd, ticket_id=ticket_id), wait)
         ticket = seen.tickets.get(ticket_id)
         allowed, target = rules.TRANSITIONS[action]
         if ticket is None:
@@ -194,19 +214,25 @@ class QueueMachine(RuleBasedStateMachine):
     @initialize(
         reception=st.sampled_from([True, True, True, False]),
         web=st.sampled_from([True, True, False]),
+        config=S.configs(valid_only=True),
+        first_patients=st.lists(S.staff_issues(), max_size=6),
     )
-    def morning(self, reception: bool, web: bool) -> None:
-        """Usually the clinic has opened reception (and web acceptance) before patients come."""
-        if reception:
-            self.open_reception()
-        if web:
-            self.open_web()
+    def morning(
+        self, reception: bool, web: bool, config: QueueConfig, first_patients: list[IssueTicket]
+    ) -> None:
+        """Usually the clinic has set its queue up, opened reception (and web acceptance) and
+        some patients have come to the desk before the rules start interleaving."""
+        self.configure(Configure(at=0.0, config=config), 0.0)
+        self.set_reception(reception, 0.0)
+        self.set_web(web, 0.0)
+        for issue in first_patients:
+            self.issue(issue, 1.0)
 
-    # ---- the clock --------------------------------------------------------------------------
+    # ---- the clock (every command also waits a few seconds to minutes first) ----------------
 
-    @rule(seconds=S.clock_steps())
-    def tick(self, seconds: float) -> None:
-        self.now += seconds
+    @rule(hours=st.floats(min_value=1, max_value=10, allow_nan=False))
+    def pause(self, hours: float) -> None:
+        self.now += hours * 3600
 
     @rule(after=st.floats(min_value=0, max_value=4 * 3600, allow_nan=False))
     def sleep_past_midnight(self, after: float) -> None:
@@ -214,53 +240,46 @@ class QueueMachine(RuleBasedStateMachine):
 
     # ---- reception and web ------------------------------------------------------------------
 
-    @rule()
-    def open_reception(self) -> None:
-        self.expect_done(self.run(OpenReception(at=0.0))[1])
-        assert self.state.open
+    @rule(is_open=st.booleans(), wait=S.clock_steps())
+    def set_reception(self, is_open: bool, wait: float) -> None:
+        command = OpenReception(at=0.0) if is_open else CloseReception(at=0.0)
+        self.expect_done(self.run(command, wait)[1])
+        assert self.state.open == is_open
 
-    @rule()
-    def close_reception(self) -> None:
-        self.expect_done(self.run(CloseReception(at=0.0))[1])
-        assert not self.state.open
-
-    @rule()
-    def open_web(self) -> None:
-        self.expect_done(self.run(OpenWeb(at=0.0))[1])
-        assert self.state.web_open
-
-    @rule()
-    def close_web(self) -> None:
-        self.expect_done(self.run(CloseWeb(at=0.0))[1])
-        assert not self.state.web_open
+    @rule(is_open=st.booleans(), wait=S.clock_steps())
+    def set_web(self, is_open: bool, wait: float) -> None:
+        self.expect_done(self.run(OpenWeb(at=0.0) if is_open else CloseWeb(at=0.0), wait)[1])
+        assert self.state.web_open == is_open
 
     # ---- tickets ----------------------------------------------------------------------------
 
-    @rule(cmd=S.web_issues())
-    def issue_on_the_web(self, cmd: IssueTicket) -> None:
-        self.issue(cmd)
+    @rule(cmd=S.web_issues(), wait=S.clock_steps())
+    def issue_on_the_web(self, cmd: IssueTicket, wait: float) -> None:
+        self.issue(cmd, wait)
 
-    @rule(cmd=S.staff_issues())
-    def issue_at_the_clinic(self, cmd: IssueTicket) -> None:
-        self.issue(cmd)
+    @rule(cmd=S.staff_issues(), wait=S.clock_steps())
+    def issue_at_the_clinic(self, cmd: IssueTicket, wait: float) -> None:
+        self.issue(cmd, wait)
 
-    def issue(self, cmd: IssueTicket) -> None:
+    def issue(self, cmd: IssueTicket, wait: float) -> None:
         ticket_id = self.resolve(cmd.ticket_id)
         if cmd.ticket_id == "?new" or ticket_id == S.NEVER_ISSUED:
             self.serial += 1
             ticket_id = f"t{self.serial}"
-        cmd = dataclasses.replace(cmd, ticket_id=ticket_id, at=self.now)
-        seen, outcome = self.run(cmd)
-        refusal = expected_issue_refusal(seen, cmd)
+        seen, outcome = self.run(dataclasses.replace(cmd, ticket_id=ticket_id), wait)
+        refusal = expected_issue_refusal(
+            seen, dataclasses.replace(cmd, ticket_id=ticket_id, at=self.now)
+        )
         if refusal is not None:
             self.expect_refused(outcome, refusal)
             return
         self.expect_done(outcome)
         ticket = self.state.tickets[ticket_id]
-        assert (ticket.number, ticket.status, ticket.channel) == (
+        assert (ticket.number, ticket.status, ticket.channel, ticket.priority) == (
             seen.last_number + 1,
             "waiting",
             cmd.channel,
+            cmd.priority,
         )
         assert (ticket.name, ticket.phone, ticket.note) == (cmd.name, cmd.phone, cmd.note)
         if cmd.channel == "web":
@@ -272,9 +291,9 @@ class QueueMachine(RuleBasedStateMachine):
                     assert not self.state.web_open
                     assert self.state.web_closed_reason == "cap"
 
-    @rule(cmd=S.call_nexts())
-    def call_next(self, cmd: CallNext) -> None:
-        seen, outcome = self.run(cmd)
+    @rule(cmd=S.call_nexts(), wait=S.clock_steps())
+    def call_next(self, cmd: CallNext, wait: float) -> None:
+        seen, outcome = self.run(cmd, wait)
         if not seen.waiting:
             self.expect_refused(outcome, "queue_empty", 409)
             return
@@ -283,9 +302,9 @@ class QueueMachine(RuleBasedStateMachine):
         assert [e.ticket_id for e in events if isinstance(e, TicketCalled)] == [head]
         self.check_called_into_room(seen, head, cmd.room)
 
-    @rule(cmd=S.call_tickets())
-    def call_ticket(self, cmd: CallTicket) -> None:
-        seen, outcome, ticket_id = self.transition(cmd, "call")
+    @rule(cmd=S.call_tickets(), wait=S.clock_steps())
+    def call_ticket(self, cmd: CallTicket, wait: float) -> None:
+        seen, outcome, ticket_id = self.transition(cmd, "call", wait)
         if not isinstance(outcome, JunbanError):
             self.check_called_into_room(seen, ticket_id, cmd.room)
 
@@ -300,21 +319,21 @@ class QueueMachine(RuleBasedStateMachine):
             else:
                 assert self.state.tickets[previous] == seen.tickets[previous]
 
-    @rule(cmd=S.recalls())
-    def recall(self, cmd: Recall) -> None:
-        seen, outcome, ticket_id = self.transition(cmd, "recall")
+    @rule(cmd=S.recalls(), wait=S.clock_steps())
+    def recall(self, cmd: Recall, wait: float) -> None:
+        seen, outcome, ticket_id = self.transition(cmd, "recall", wait)
         if not isinstance(outcome, JunbanError):
             assert self.state.calling[0] == ticket_id
             assert self.state.tickets[ticket_id].recalls == seen.tickets[ticket_id].recalls + 1
             assert self.state.tickets[ticket_id].room == seen.tickets[ticket_id].room
 
-    @rule(cmd=S.mark_absents())
-    def mark_absent(self, cmd: MarkAbsent) -> None:
-        self.transition(cmd, "absent")
+    @rule(cmd=S.mark_absents(), wait=S.clock_steps())
+    def mark_absent(self, cmd: MarkAbsent, wait: float) -> None:
+        self.transition(cmd, "absent", wait)
 
-    @rule(cmd=S.requeues())
-    def requeue(self, cmd: Requeue) -> None:
-        seen, outcome, ticket_id = self.transition(cmd, "requeue")
+    @rule(cmd=S.requeues(), wait=S.clock_steps())
+    def requeue(self, cmd: Requeue, wait: float) -> None:
+        seen, outcome, ticket_id = self.transition(cmd, "requeue", wait)
         if not isinstance(outcome, JunbanError):
             size = len(seen.waiting)
             expected = size if cmd.to_end else min(seen.config.requeue_offset, size)
@@ -322,29 +341,29 @@ class QueueMachine(RuleBasedStateMachine):
             others = [t for t in self.state.waiting if t != ticket_id]
             assert others == seen.waiting, "a requeue reordered the others"
 
-    @rule(cmd=S.completes())
-    def complete(self, cmd: Complete) -> None:
-        self.transition(cmd, "complete")
+    @rule(cmd=S.completes(), wait=S.clock_steps())
+    def complete(self, cmd: Complete, wait: float) -> None:
+        self.transition(cmd, "complete", wait)
 
-    @rule(cmd=S.cancels())
-    def cancel(self, cmd: Cancel) -> None:
-        self.transition(cmd, "cancel")
+    @rule(cmd=S.cancels(), wait=S.clock_steps())
+    def cancel(self, cmd: Cancel, wait: float) -> None:
+        self.transition(cmd, "cancel", wait)
 
     # ---- settings ---------------------------------------------------------------------------
 
-    @rule(cmd=S.set_messages())
-    def set_message(self, cmd: SetMessage) -> None:
-        self.expect_done(self.run(cmd)[1])
+    @rule(cmd=S.set_messages(), wait=S.clock_steps())
+    def set_message(self, cmd: SetMessage, wait: float) -> None:
+        self.expect_done(self.run(cmd, wait)[1])
         assert self.state.message == cmd.text
 
-    @rule(cmd=S.set_suspendeds())
-    def set_suspended(self, cmd: SetSuspended) -> None:
-        self.expect_done(self.run(cmd)[1])
+    @rule(cmd=S.set_suspendeds(), wait=S.clock_steps())
+    def set_suspended(self, cmd: SetSuspended, wait: float) -> None:
+        self.expect_done(self.run(cmd, wait)[1])
         assert self.state.suspended == cmd.suspended
 
-    @rule(cmd=S.configures())
-    def configure(self, cmd: Configure) -> None:
-        seen, outcome = self.run(cmd)
+    @rule(cmd=S.configures(), wait=S.clock_steps())
+    def configure(self, cmd: Configure, wait: float) -> None:
+        seen, outcome = self.run(cmd, wait)
         if S.config_is_valid(cmd.config):
             self.expect_done(outcome)
             assert self.state.config == cmd.config
@@ -463,7 +482,7 @@ def ticket_in(status: str, at: float) -> QueueState:
         IssueTicket(at=at, ticket_id="t1", channel="desk"),
     )
     for kind in REACH[status]:
-        command = kind(at=at) if kind is CallNext else kind(at=at, ticket_id="t1")  # type: ignore[call-arg]
+        command = kind(at=at) if kind is CallNext else kind(at=at, ticket_id="t1")
         state = decide_all(state, command)
     assert state.tickets["t1"].status == status
     return state
@@ -481,7 +500,7 @@ def test_an_action_is_allowed_exactly_from_the_statuses_in_the_transition_table(
     state = ticket_in(status, at)
     before = copy.deepcopy(state)
     allowed, target = rules.TRANSITIONS[action]
-    command = ACTIONS[action](at=at + 60, ticket_id="t1")  # type: ignore[call-arg]
+    command = ACTIONS[action](at=at + 60, ticket_id="t1")
     if status in allowed:
         assert rules.evolve_all(state, rules.decide(state, command)).tickets["t1"].status == target
         return
@@ -559,3 +578,19 @@ def test_configure_accepts_exactly_the_valid_settings(config: QueueConfig) -> No
     with pytest.raises(JunbanError) as refused:
         rules.decide(state, command)
     assert (refused.value.code, refused.value.status) == ("invalid_body", 422)
+
+
+def test_a_new_priority_ticket_never_overtakes_an_earlier_one() -> None:
+    at = day_at(date(2025, 3, 3), 10)
+    state = decide_all(
+        empty_state(),
+        OpenReception(at=at),
+        Configure(at=at, config=QueueConfig(requeue_offset=0)),
+        IssueTicket(at=at, ticket_id="x", channel="desk"),
+        CallNext(at=at),
+        IssueTicket(at=at, ticket_id="p2", channel="desk", priority=True),
+        IssueTicket(at=at, ticket_id="a3", channel="desk"),
+        Requeue(at=at, ticket_id="x"),  # x is back at the head: [x, p2, a3]
+        IssueTicket(at=at, ticket_id="p4", channel="desk", priority=True),
+    )
+    assert state.waiting.index("p2") < state.waiting.index("p4")

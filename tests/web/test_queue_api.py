@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import httpx
 
 from tests.conftest import OPERATOR, TOKENS, bearer, make_facility, staff_headers
@@ -181,14 +184,25 @@ async def test_daily_cap_closes_web_acceptance(client: httpx.AsyncClient, facili
 async def test_web_closes_when_estimate_passes_closing_time(
     client: httpx.AsyncClient, facility: str
 ) -> None:
-    """With close_web_at already past (00:00), the first web ticket closes web acceptance."""
+    """A ticket that would be called after close_web_at is refused; the ticket after which
+    the next one would be too late closes web acceptance by itself."""
     info, staff = f"{facility}-01", staff_headers(facility)
-    body = {"close_web_at": "00:00", "default_minutes": 10}
-    assert (await client.put(f"/v1/queues/{info}/config", json=body, headers=staff)).is_success
-    await take(client, info)
+    late = {"close_web_at": "00:00", "default_minutes": 10}
+    assert (await client.put(f"/v1/queues/{info}/config", json=late, headers=staff)).is_success
     r = await client.post(f"/v1/queues/{info}/tickets")
     assert r.status_code == 409 and r.json()["error"]["code"] == "web_closed"
-    assert (await client.get(f"/v1/queues/{info}")).json()["web_closed_reason"] == "closing_time"
+    now = datetime.now(ZoneInfo("Asia/Tokyo"))
+    closing = now + timedelta(minutes=15)  # room for the 1st ticket (10 min), not the 2nd (20)
+    if closing.date() != now.date():
+        closing = now.replace(hour=23, minute=59)
+    body = {"close_web_at": f"{closing:%H:%M}", "default_minutes": 10}
+    assert (await client.put(f"/v1/queues/{info}/config", json=body, headers=staff)).is_success
+    if now.hour * 60 + now.minute + 10 < closing.hour * 60 + closing.minute:
+        await take(client, info)
+        view = (await client.get(f"/v1/queues/{info}")).json()
+        assert view["web_open"] is False and view["web_closed_reason"] == "closing_time"
+    r = await client.post(f"/v1/queues/{info}/tickets")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "web_closed"
 
 
 async def test_facility_partner_view_and_message(client: httpx.AsyncClient, facility: str) -> None:
