@@ -65,17 +65,25 @@ class Hub:
             await self.bridge.stop()
 
 
-def connect_redis(url: str) -> aioredis.Redis:
-    """One pooled client; RESP2 pinned (the protocol the scripts and parsers are written for)."""
-    return aioredis.from_url(
-        url, protocol=2, socket_connect_timeout=5, socket_timeout=10, health_check_interval=30
+def connect_redis(url: str, pool_size: int = 64) -> aioredis.Redis:
+    """One client over a bounded pool: a burst waits for a free connection instead of
+    failing. RESP2 pinned (the protocol the scripts and parsers are written for)."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=pool_size,
+        timeout=10,
+        protocol=2,
+        socket_connect_timeout=5,
+        socket_timeout=10,
+        health_check_interval=30,
     )
+    return aioredis.Redis(connection_pool=pool)
 
 
 def build_hub(settings: Settings) -> Hub:
     if settings.redis_url is None:
         raise RuntimeError("create_app needs JUNBAN_REDIS_URL (junban serve sets it)")
-    client = connect_redis(settings.redis_url)
+    client = connect_redis(settings.redis_url, settings.redis_pool)
     store = QueueStore(
         client,
         stream_maxlen=settings.stream_maxlen,

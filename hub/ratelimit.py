@@ -1,8 +1,9 @@
 """Rate limits held in Redis, so they bind across every hub process (Art. 37).
 
-A GCRA step per request (``hub/lua/gcra.lua``): ``limit`` requests per ``window`` seconds,
-at most ``limit`` at once from idle. One round trip; the key carries the facility's hash tag
-when the limit is per facility.
+One GCRA step per request for all the limits that apply (``hub/lua/gcra.lua``): ``count``
+requests per ``window`` seconds, at most ``count`` at once from idle; a refused request
+uses up none of them. One round trip; keys carry the facility's hash tag so the script
+stays on one Redis Cluster shard.
 """
 
 from __future__ import annotations
@@ -14,27 +15,29 @@ from redis.asyncio import Redis
 from hub import keys, metrics
 from hub.errors import RateLimited
 
+Limit = tuple[str, str, tuple[int, float]]
+"""(scope, subject, (count, window_s))."""
+
 
 class RateLimiter:
-    """Checks and counts one request against a named limit."""
+    """Checks and counts one request against the limits that apply to it."""
 
     def __init__(self, redis: Redis) -> None:
         script = resources.files("hub").joinpath("lua/gcra.lua").read_text()
         self._step = redis.register_script(script)
 
-    async def hit(
-        self, scope: str, subject: str, limit: tuple[int, float], facility: str | None = None
-    ) -> None:
-        """Count one request; RateLimited (429) when over ``limit`` = (count, window_s)."""
-        count, window = limit
-        if count <= 0:
+    async def hit(self, limits: list[Limit], facility: str | None = None) -> None:
+        """Count one request; RateLimited (429) when any of ``limits`` is exceeded."""
+        active = [(scope, subject, rate) for scope, subject, rate in limits if rate[0] > 0]
+        if not active:
             return
-        interval_ms = window * 1000 / count
-        allowed, retry_ms = await self._step(
-            keys=[keys.rate(scope, subject, facility)], args=[interval_ms, window * 1000]
-        )
+        args: list[float] = []
+        for _, _, (count, window) in active:
+            args += [window * 1000 / count, window * 1000]
+        key_list = [keys.rate(scope, subject, facility) for scope, subject, _ in active]
+        allowed, retry_ms, index = await self._step(keys=key_list, args=args)
         if not int(allowed):
-            metrics.RATE_LIMITED.labels(scope).inc()
+            metrics.RATE_LIMITED.labels(active[int(index) - 1][0]).inc()
             raise RateLimited(
                 "too many requests; please try again shortly", retry_after=int(retry_ms) / 1000
             )

@@ -32,9 +32,12 @@ class Settings:
     service_hours: tuple[str, str] = ("06:00", "24:00")
     """JUNBAN_SERVICE_HOURS="06:00-24:00": server operating hours, facility local time (Table 2)."""
     rate_ip: tuple[int, float] = (10, 60.0)
-    """JUNBAN_RATE_IP="10/60": web tickets per client IP per window (seconds)."""
+    """JUNBAN_RATE_IP="10/60": web tickets one client address may take per window (seconds)
+    at one facility."""
     rate_facility: tuple[int, float] = (600, 60.0)
     """JUNBAN_RATE_FACILITY="600/60": web tickets per facility per window (Art. 37)."""
+    redis_pool: int = 64
+    """JUNBAN_REDIS_POOL: Redis connections per process; requests wait for a free one."""
     max_body_bytes: int = 16_384
     """JUNBAN_MAX_BODY: request bodies above this get 413."""
     token_ttl_s: int = 8 * 3600
@@ -78,6 +81,7 @@ class Settings:
             service_hours=_hours(get("SERVICE_HOURS")) or base.service_hours,
             rate_ip=_rate(get("RATE_IP")) or base.rate_ip,
             rate_facility=_rate(get("RATE_FACILITY")) or base.rate_facility,
+            redis_pool=int(get("REDIS_POOL") or base.redis_pool),
             max_body_bytes=int(get("MAX_BODY") or base.max_body_bytes),
             token_ttl_s=int(get("TOKEN_TTL") or base.token_ttl_s),
             idempotency_ttl_s=int(get("IDEMPOTENCY_TTL") or base.idempotency_ttl_s),

@@ -59,7 +59,7 @@ async def put_message(request: Request) -> Response:
 async def login(request: Request) -> Response:
     hub = hub_of(request)
     body = parse(await read_limited(request, hub.settings.max_body_bytes), LoginRequest)
-    await hub.limiter.hit("login", client_ip(request), (10, 60.0))
+    await hub.limiter.hit([("login", client_ip(request), (10, 60.0))])
     user = await hub.users.authenticate(body.user, body.password)
     if user is None:
         raise Unauthorized("wrong user or password", code="invalid_credentials")

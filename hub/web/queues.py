@@ -81,8 +81,11 @@ async def take_ticket(request: Request) -> Response:
     if not staff and (channel != "web" or body.priority):
         raise Forbidden("only staff may issue desk, kiosk, phone or priority tickets")
     if not staff:
-        await hub.limiter.hit("ip", client_ip(request), hub.settings.rate_ip)
-        await hub.limiter.hit("facility", facility, hub.settings.rate_facility, facility)
+        limits = [
+            ("ip", client_ip(request), hub.settings.rate_ip),
+            ("facility", facility, hub.settings.rate_facility),
+        ]
+        await hub.limiter.hit(limits, facility)
     ticket_id = secrets.token_urlsafe(9)
     command = IssueTicket(
         at=time.time(),
