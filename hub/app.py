@@ -56,7 +56,7 @@ class Hub:
         channels = ChannelHub()
         self.bridge = bridge = Bridge(self.redis, channels, self.facilities)
         await bridge.start()
-        self.live = LiveRuntime(channels, self.tokens, self.settings, ready=lambda: bridge.ready)
+        self.live = LiveRuntime(channels, self.tokens, self.settings)
         wsprotocol.install(self.live)
 
     async def stop_live(self) -> None:

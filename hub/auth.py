@@ -29,6 +29,7 @@ class Principal:
     facility: str | None = None
     info: str | None = None
     ticket: str | None = None
+    expires_at: float | None = None
 
     def is_staff_of(self, facility: str) -> bool:
         return self.role == "operator" or (self.role == "staff" and self.facility == facility)
@@ -87,6 +88,7 @@ class Tokens:
             facility=_opt_str(claims.get("fac")),
             info=_opt_str(claims.get("info")),
             ticket=_opt_str(claims.get("tid")),
+            expires_at=float(claims["exp"]),
         )
 
 

@@ -60,6 +60,10 @@ class Bridge:
         hub.bridge = self
         self.wanted: set[str] = set()
         self.subscribed: set[str] = set()
+        """SUBSCRIBE sent."""
+        self.confirmed: set[str] = set()
+        """SUBSCRIBE confirmed by Redis: from now on every publication reaches us, so a fetch
+        made after this point cannot miss one."""
         self.fresh: set[str] = set()
         self._need_view: set[str] = set()
         self._need_snapshot: set[str] = set()
@@ -81,6 +85,8 @@ class Bridge:
     def unwatch(self, info: str) -> None:
         self.wanted.discard(info)
         self.fresh.discard(info)
+        self._need_view.discard(info)
+        self._need_snapshot.discard(info)
         self._wake.set()
 
     def request_view(self, info: str) -> None:
@@ -118,6 +124,7 @@ class Bridge:
             self.ready = False
             self.fresh.clear()
             self.subscribed.clear()
+            self.confirmed.clear()
             log.warning("pub/sub link lost (%s); reconnecting", problem)
             await self._close_pubsub()
             await asyncio.sleep(backoff)
@@ -135,17 +142,19 @@ class Bridge:
                 group.create_task(self._work())
         except* (RedisError, OSError, TimeoutError, _LinkDead) as failure:
             problem = "; ".join(str(e) or type(e).__name__ for e in failure.exceptions)
+        except* Exception as failure:  # a bug must not end live updates for good
+            log.error("bridge failed; restarting it", exc_info=failure)
+            problem = "internal error"
         return problem
 
     async def _connect(self) -> None:
         pubsub = self.redis.pubsub()
         await pubsub.ping()  # opens the connection; its pong is read by _listen
         self._pubsub = pubsub
-        if self.reconnects or self.wanted:
-            self._need_view |= self.wanted
-            self._need_snapshot |= set(self.hub.private)
+        self._need_view |= self.wanted
+        self._need_snapshot |= set(self.hub.private)
+        self._need_facility |= self.hub.unresolved_facilities()
         self.reconnects += 1
-        self.ready = True
         self._wake.set()
 
     async def _close_pubsub(self) -> None:
@@ -163,8 +172,11 @@ class Bridge:
             now = time.monotonic()
             if message is not None:
                 last_seen = now
-                if message["type"] == "message":
+                kind = message["type"]
+                if kind == "message":
                     self._on_message(message)
+                elif kind in ("subscribe", "unsubscribe"):
+                    self._on_confirmation(kind, message["channel"])
             elif now - last_seen > DEAD_AFTER_S:
                 raise _LinkDead("no answer to PING")
             if now - last_ping >= PING_EVERY_S and now - last_seen >= PING_EVERY_S:
@@ -172,8 +184,21 @@ class Bridge:
                 await pubsub.ping()
 
     def _on_message(self, message: dict[str, Any]) -> None:
-        info = _info_of_channel(message["channel"])
-        self.hub.offer_view(info, view_publication(info, message["data"]))
+        try:
+            info = _info_of_channel(message["channel"])
+            pub = view_publication(info, message["data"])
+        except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+            log.exception("ignored a malformed publication on %r", message.get("channel"))
+            return
+        self.hub.offer_view(info, pub)
+
+    def _on_confirmation(self, kind: str, channel: bytes) -> None:
+        info = _info_of_channel(channel)
+        if kind == "subscribe":
+            self.confirmed.add(info)
+            self._wake.set()
+        else:
+            self.confirmed.discard(info)
 
     async def _work(self) -> None:
         while True:
@@ -182,6 +207,12 @@ class Bridge:
             await self._sync_subscriptions()
             await self._resolve_facilities()
             await self._fetch()
+            if (
+                not self.ready
+                and not (self._need_view & self.wanted)
+                and self.wanted <= (self.confirmed)
+            ):
+                self.ready = True  # resubscribed and refetched everything after (re)connecting
 
     async def _sync_subscriptions(self) -> None:
         pubsub = self._pubsub
@@ -194,11 +225,19 @@ class Bridge:
         if drop:
             await pubsub.unsubscribe(*(keys.public_channel(i) for i in drop))
             self.subscribed -= drop
+            self.confirmed -= drop
 
     async def _resolve_facilities(self) -> None:
-        facilities, self._need_facility = self._need_facility, set()
+        facilities = sorted(self._need_facility)
         for facility in facilities:
-            record = await self.facilities.get(facility)
+            try:
+                record = await self.facilities.get(facility)
+            except Exception as exc:  # a bad record must not stop the others
+                if isinstance(exc, RedisError | OSError):
+                    raise  # the link is in trouble: retried after reconnecting
+                log.exception("facility %s could not be read", facility)
+                record = None
+            self._need_facility.discard(facility)
             self.hub.facility_resolved(facility, tuple(record.infos()) if record else ())
         if facilities:
             await self._sync_subscriptions()
@@ -206,10 +245,8 @@ class Bridge:
     async def _fetch(self) -> None:
         self._need_view &= self.wanted
         self._need_snapshot &= self.wanted
-        views = sorted(self._need_view & self.subscribed)
-        snapshots = sorted(self._need_snapshot & self.subscribed)
-        self._need_view -= set(views)
-        self._need_snapshot -= set(snapshots)
+        views = sorted(self._need_view & self.confirmed)
+        snapshots = sorted(self._need_snapshot & self.confirmed)
         if not views and not snapshots:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -218,12 +255,25 @@ class Bridge:
             for info in snapshots:
                 pipe.hget(keys.queue(info), "snap")
             results = await pipe.execute()
+        self._need_view -= set(views)
+        self._need_snapshot -= set(snapshots)
         for info, view in zip(views, results[: len(views)], strict=True):
-            self.fresh.add(info)
-            if view is not None:
-                self.hub.offer_view(info, view_publication(info, view))
+            self._offer(info, view, snapshot=False)
         for info, snap in zip(snapshots, results[len(views) :], strict=True):
-            self.hub.offer_snapshot(info, decode_state(snap) if snap is not None else None)
+            self._offer(info, snap, snapshot=True)
+
+    def _offer(self, info: str, data: bytes | None, *, snapshot: bool) -> None:
+        """Hand one fetched view or snapshot to the hub; a bad one is logged and skipped."""
+        if info not in self.wanted:
+            return
+        try:
+            if snapshot:
+                self.hub.offer_snapshot(info, decode_state(data) if data is not None else None)
+            else:
+                self.fresh.add(info)
+                self.hub.offer_view(info, view_publication(info, data) if data else None)
+        except Exception:
+            log.exception("could not hand %s of %s to subscribers", "state", info)
 
 
 class _LinkDead(Exception):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,7 +39,6 @@ class LiveRuntime:
     settings: Settings
     per_ip: dict[str, int] = field(default_factory=dict)
     connections: int = 0
-    ready: Callable[[], bool] = lambda: True
 
 
 class Connection:
@@ -60,6 +58,7 @@ class Connection:
         "_bucket",
         "_bucket_at",
         "_timer",
+        "_expiry",
     )
 
     def __init__(self, rt: LiveRuntime, sink: Sink, codec: str, ip: str) -> None:
@@ -77,6 +76,7 @@ class Connection:
         self._bucket = float(rt.settings.ws_frame_rate[0])
         self._bucket_at = time.monotonic()
         self._timer: asyncio.TimerHandle | None = None
+        self._expiry: asyncio.TimerHandle | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -95,8 +95,10 @@ class Connection:
     def close(self, code: int, reason: str) -> None:
         if not self.closed:
             metrics.WS_CLOSES.labels(str(code)).inc()
-            self.sink.close_with(code, reason)
-            self.gone()
+            try:
+                self.sink.close_with(code, reason)
+            finally:
+                self.gone()
 
     def gone(self) -> None:
         """The socket is closed (by us or the peer): leave every channel."""
@@ -114,8 +116,9 @@ class Connection:
             rt.channels.unsubscribe(self, channel)
         self.subs.clear()
         self.pending.clear()
-        if self._timer is not None:
-            self._timer.cancel()
+        for timer in (self._timer, self._expiry):
+            if timer is not None:
+                timer.cancel()
 
     # ---- inbound ------------------------------------------------------------------------
 
@@ -150,10 +153,29 @@ class Connection:
         return True
 
     def _auth(self, token: str) -> None:
+        """(Re)authenticate: private channels the new token may not watch are dropped, and
+        the connection closes (4401) when the token expires."""
         try:
-            self.principal = self.rt.tokens.verify(token)
+            self.principal = principal = self.rt.tokens.verify(token)
         except JunbanError as exc:
             self.close(protocol.BAD_TOKEN, exc.code)
+            return
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        if principal.expires_at is not None:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, principal.expires_at - time.time())
+            self._expiry = loop.call_later(delay, self._expired)
+        for channel in [c for c in self.subs.values() if c.private]:
+            try:
+                authorize(channel, principal)
+            except JunbanError as exc:
+                self.channel_gone(channel, exc.code, exc.message)
+
+    def _expired(self) -> None:
+        self._expiry = None
+        self.close(protocol.BAD_TOKEN, "token_expired")
 
     def _subscribe(self, frame: Sub) -> None:
         try:
@@ -182,7 +204,8 @@ class Connection:
             self.rt.channels.unsubscribe(self, channel)
             for key in [k for k in self.known if k[0] == name]:
                 del self.known[key]
-                self.pending.pop(key, None)
+            for key in [k for k in self.pending if k[0] == name]:
+                del self.pending[key]
         if not quiet:
             self._send({"op": "unsubscribed", "ch": name})
         if not self.subs:
@@ -201,7 +224,9 @@ class Connection:
     # ---- outbound -----------------------------------------------------------------------
 
     def deliver(self, channel: Channel, pub: Publication) -> None:
-        """The hot path: one dict lookup and one write of shared bytes."""
+        """The hot path: two dict lookups and one write of shared bytes."""
+        if self.subs.get(channel.name) is not channel:
+            return
         key = (channel.name, pub.info)
         held = self.known.get(key)
         if held is not None and not newer(pub.version, held):

@@ -4,6 +4,7 @@ Guarantees: a publication is decoded once and encoded once per channel and codec
 ``Publication``); delivering it is a loop of plain writes of the same bytes, no task and
 no encode per subscriber. Every subscriber gets states in version order and never one
 older than what it already holds, so resuming with ``(epoch, v)`` sends nothing redundant.
+Nothing is kept for a subscriber once it has unsubscribed.
 """
 
 from __future__ import annotations
@@ -21,10 +22,16 @@ from hub.queue.model import QueueState
 if TYPE_CHECKING:
     from hub.channels.bridge import Bridge
 
+Waiter = tuple["Subscriber", str]
+"""(subscriber, channel name) waiting for its first state."""
+
 
 class Subscriber(Protocol):
     def deliver(self, channel: Channel, pub: Publication) -> None:
         """Send ``pub`` on ``channel`` unless the subscriber already holds it or newer."""
+
+    def channel_gone(self, channel: Channel, code: str, message: str) -> None:
+        """The channel cannot be served (unknown queue, facility or ticket): say so, drop it."""
 
 
 class ChannelHub:
@@ -37,10 +44,10 @@ class ChannelHub:
         """info -> number of local channels that depend on it."""
         self.private: dict[str, set[str]] = {}
         """info -> names of its staff/ticket channels that have subscribers."""
+        self.private_version: dict[str, tuple[str, int]] = {}
         self.facility_infos: dict[str, tuple[str, ...]] = {}
-        self.awaiting: dict[str, list[tuple[Subscriber, Channel]]] = {}
+        self.awaiting: dict[str, dict[Waiter, Channel]] = {}
         self.bridge: Bridge | None = None
-        self.deliveries = 0
 
     # ---- subscriptions ------------------------------------------------------------------
 
@@ -56,9 +63,23 @@ class ChannelHub:
         subs = self.subscribers.get(channel.name)
         if subs is None or subs.pop(sub, None) is None:
             return
+        for info in self._infos_of(channel):
+            waiting = self.awaiting.get(info)
+            if waiting is not None:
+                waiting.pop((sub, channel.name), None)
         if not subs:
             del self.subscribers[channel.name]
             self._close(channel)
+
+    def is_subscribed(self, sub: Subscriber, channel: Channel) -> bool:
+        return self.subscribers.get(channel.name, {}).get(sub) is channel
+
+    def unresolved_facilities(self) -> set[str]:
+        return {
+            name.partition(":")[2]
+            for name in self.subscribers
+            if name.startswith("facility:") and name.partition(":")[2] not in self.facility_infos
+        }
 
     def _infos_of(self, channel: Channel) -> Iterable[str]:
         if channel.info is not None:
@@ -68,11 +89,7 @@ class ChannelHub:
     def _open(self, channel: Channel) -> None:
         assert self.bridge is not None
         if channel.kind == "facility":
-            if channel.facility in self.facility_infos:
-                for info in self.facility_infos[channel.facility]:
-                    self._watch(info)
-            else:
-                self.bridge.resolve_facility(channel.facility)
+            self.bridge.resolve_facility(channel.facility)
             return
         assert channel.info is not None
         self._watch(channel.info)
@@ -82,12 +99,15 @@ class ChannelHub:
     def _close(self, channel: Channel) -> None:
         for info in self._infos_of(channel):
             self._unwatch(info)
+        if channel.kind == "facility":
+            self.facility_infos.pop(channel.facility, None)
         if channel.private and channel.info is not None:
             names = self.private.get(channel.info)
             if names is not None:
                 names.discard(channel.name)
                 if not names:
                     del self.private[channel.info]
+                    self.private_version.pop(channel.info, None)
 
     def _watch(self, info: str) -> None:
         assert self.bridge is not None
@@ -105,93 +125,113 @@ class ChannelHub:
         self.watching.pop(info, None)
         self.latest.pop(info, None)
         self.awaiting.pop(info, None)
+        self.private_version.pop(info, None)
         self.bridge.unwatch(info)
 
     def _send_current(self, sub: Subscriber, channel: Channel) -> None:
         assert self.bridge is not None
         if channel.private:
             assert channel.info is not None
-            self.awaiting.setdefault(channel.info, []).append((sub, channel))
+            self.awaiting.setdefault(channel.info, {})[(sub, channel.name)] = channel
             self.bridge.request_snapshot(channel.info)
             return
+        if channel.kind == "facility" and channel.facility not in self.facility_infos:
+            return  # facility_resolved sends it
         for info in self._infos_of(channel):
             pub = self.latest.get(info)
             if pub is not None and self.bridge.is_fresh(info):
                 sub.deliver(channel, pub)
             else:
-                self.awaiting.setdefault(info, []).append((sub, channel))
+                self.awaiting.setdefault(info, {})[(sub, channel.name)] = channel
                 self.bridge.request_view(info)
 
     # ---- what the bridge feeds in -------------------------------------------------------
 
-    def offer_view(self, info: str, pub: Publication) -> None:
-        """A public view of ``info`` (from pub/sub or a fetch): deliver it where it is new."""
-        waiting = self.awaiting.pop(info, None)
+    def offer_view(self, info: str, pub: Publication | None) -> None:
+        """A public view of ``info`` (from pub/sub or a fetch; None: the queue is unknown)."""
+        waiting = self._take_waiting(info, private=False)
+        if pub is None:
+            for (sub, _), channel in waiting.items():
+                if self.is_subscribed(sub, channel):
+                    sub.channel_gone(channel, "unknown_queue", "no such queue")
+            return
         current = self.latest.get(info)
         if current is not None and not newer(pub.version, current.version):
-            for sub, channel in waiting or ():
-                if not channel.private:
+            for (sub, _), channel in waiting.items():
+                if self.is_subscribed(sub, channel):
                     sub.deliver(channel, current)
-                else:
-                    self.awaiting.setdefault(info, []).append((sub, channel))
             return
         if info not in self.watching:
             return
         self.latest[info] = pub
         self._fan_out(f"queue:{info}", pub)
         self._fan_out(f"facility:{info.partition('-')[0]}", pub)
-        if waiting:
-            private = [(s, c) for s, c in waiting if c.private]
-            if private:
-                self.awaiting.setdefault(info, []).extend(private)
         if info in self.private and self.bridge is not None:
             self.bridge.request_snapshot(info)
 
     def offer_snapshot(self, info: str, state: QueueState | None) -> None:
         """The full state of ``info``: the staff and ticket channels' views come from it."""
-        waiting = [pair for pair in self.awaiting.pop(info, []) if pair[1].private]
+        waiting = self._take_waiting(info, private=True)
         if state is None:
+            for (sub, _), channel in waiting.items():
+                sub.channel_gone(channel, "unknown_queue", "no such queue")
             return
+        version = (state.epoch, state.version)
+        if self.private_version.get(info) != version and info in self.private:
+            self.private_version[info] = version
+            targets = [self.subscribers.get(name, {}) for name in list(self.private[info])]
+        else:  # nothing changed since the last pass: serve only the new subscribers
+            targets = [{sub: ch} for (sub, _), ch in waiting.items()]
         staff: Publication | None = None
-        for name in list(self.private.get(info, ())):
-            channel = next(iter(self.subscribers.get(name, {}).values()), None)
-            if channel is None:
+        for subs in targets:
+            first = next(iter(subs.values()), None)
+            if first is None:
                 continue
-            if channel.kind == "staff":
+            if first.kind == "staff":
                 staff = staff or _publication(state, views.staff_view(state))
-                self._fan_out(name, staff)
-            elif channel.ticket is not None and channel.ticket in state.tickets:
-                self._fan_out(name, _publication(state, views.ticket_view(state, channel.ticket)))
-        for sub, channel in waiting:
-            if channel.name in self.private.get(info, ()) and channel.ticket is not None:
-                if channel.ticket not in state.tickets:
-                    _gone(sub, channel)
+                self._deliver_all(subs, staff)
+            elif first.ticket is not None and first.ticket in state.tickets:
+                pub = _publication(state, views.ticket_view(state, first.ticket))
+                self._deliver_all(subs, pub)
+            else:
+                for sub, ch in list(subs.items()):
+                    sub.channel_gone(ch, "unknown_ticket", "no such ticket in today's queue")
 
     def facility_resolved(self, facility: str, infos: tuple[str, ...]) -> None:
-        """The counters of a facility someone watches became known."""
-        if facility in self.facility_infos:
+        """The counters of a facility someone watches became known (empty: no such one)."""
+        subs = self.subscribers.get(f"facility:{facility}")
+        if not subs or facility in self.facility_infos:
+            return
+        if not infos:
+            for sub, channel in list(subs.items()):
+                sub.channel_gone(channel, "unknown_facility", "no such facility")
             return
         self.facility_infos[facility] = infos
-        channel_name = f"facility:{facility}"
-        subs = self.subscribers.get(channel_name)
-        if not subs:
-            return
         for info in infos:
             self._watch(info)
         for sub, channel in list(subs.items()):
             self._send_current(sub, channel)
 
-    def resynced(self) -> list[str]:
-        """Infos to refetch after the pub/sub link came back (their state may have moved)."""
-        return list(self.watching)
+    def _take_waiting(self, info: str, *, private: bool) -> dict[Waiter, Channel]:
+        waiting = self.awaiting.get(info)
+        if not waiting:
+            return {}
+        taken = {key: ch for key, ch in waiting.items() if ch.private == private}
+        for key in taken:
+            del waiting[key]
+        if not waiting:
+            del self.awaiting[info]
+        return taken
 
     def _fan_out(self, name: str, pub: Publication) -> None:
         subs = self.subscribers.get(name)
-        if not subs:
-            return
-        for sub, channel in list(subs.items()):
+        if subs:
+            self._deliver_all(subs, pub)
+
+    @staticmethod
+    def _deliver_all(subs: dict[Subscriber, Channel], pub: Publication) -> None:
+        for sub, channel in subs.items():
             sub.deliver(channel, pub)
-        self.deliveries += len(subs)
 
     def subscriber_count(self) -> int:
         return sum(len(s) for s in self.subscribers.values())
@@ -199,9 +239,3 @@ class ChannelHub:
 
 def _publication(state: QueueState, data: object) -> Publication:
     return Publication(state.epoch, state.version, orjson.dumps(data), state.info)
-
-
-def _gone(sub: Subscriber, channel: Channel) -> None:
-    notify = getattr(sub, "channel_gone", None)
-    if notify is not None:
-        notify(channel, "unknown_ticket", "no such ticket in today's queue")

@@ -15,7 +15,9 @@ from urllib.parse import parse_qs
 
 from uvicorn.middleware.proxy_headers import _TrustedHosts
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import Frame
 from websockets.http11 import Request
+from websockets.protocol import State
 
 from hub.channels import protocol
 from hub.channels.connection import Connection, LiveRuntime
@@ -37,10 +39,13 @@ def install(runtime: LiveRuntime | None) -> None:
 
 
 def _client_ip(peer: str, headers: Any) -> str:
-    forwarded = headers.get("X-Forwarded-For")
-    if forwarded and _trusted is not None and peer in _trusted:
-        return _trusted.get_trusted_client_address(forwarded)[0]
-    return peer
+    if _trusted is None or peer not in _trusted:
+        return peer
+    forwarded = ", ".join(headers.get_all("X-Forwarded-For"))
+    try:
+        return _trusted.get_trusted_client_address(forwarded)[0] if forwarded else peer
+    except (ValueError, IndexError):
+        return peer
 
 
 class HubWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -82,6 +87,20 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
         if not self.close_sent:
             session.on_frame(data, text=self.curr_msg_data_type == "text")
 
+    def handle_close(self, event: Frame) -> None:
+        super().handle_close(event)
+        if self.session is not None:
+            self.session.gone()
+            # the closing handshake may wait on a full buffer the peer never reads
+            self.close_timer = self.loop.call_later(self.close_timeout, self.transport.abort)
+
+    def shutdown(self) -> None:
+        if self.session is not None and self.conn.state is not State.OPEN:
+            self.stop_keepalive()
+            self.transport.abort()
+            return
+        super().shutdown()
+
     def handle_parser_exception(self) -> None:
         super().handle_parser_exception()
         if self.session is not None:
@@ -110,6 +129,9 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def close_with(self, code: int, reason: str) -> None:
         if self.close_sent or self.disconnected:
+            return
+        if self.conn.state is not State.OPEN:  # the peer is closing already
+            self.transport.abort()
             return
         self.conn.send_close(code, reason)
         self.transport.write(b"".join(self.conn.data_to_send()))

@@ -25,6 +25,7 @@ class SseSubscriber:
         because Last-Event-ID carries only ``v``."""
         self.latest: Publication | None = None
         self.changed = asyncio.Event()
+        self.gone = False
 
     def deliver(self, channel: Channel, pub: Publication) -> None:
         held = self.held
@@ -32,6 +33,10 @@ class SseSubscriber:
             return
         self.held = pub.version
         self.latest = pub
+        self.changed.set()
+
+    def channel_gone(self, channel: Channel, code: str, message: str) -> None:
+        self.gone = True
         self.changed.set()
 
     async def next(self, timeout: float) -> Publication | None:
@@ -66,6 +71,8 @@ async def queue_events(request: Request) -> Response:
             yield b"retry: 2000\n\n"
             while True:
                 pub = await subscriber.next(KEEPALIVE_S)
+                if subscriber.gone:
+                    return
                 yield pub.sse_event() if pub is not None else b": keepalive\n\n"
         finally:
             live.channels.unsubscribe(subscriber, channel)
