@@ -1,0 +1,1 @@
+"""Junban's load tests and benchmarks (see loadtest/README.md)."""
