@@ -54,7 +54,7 @@ class Hub:
     async def start_live(self) -> None:
         """Start this process's channel registry and its Redis pub/sub bridge."""
         channels = ChannelHub()
-        self.bridge = bridge = Bridge(self.redis, channels, self.facilities)
+        self.bridge = bridge = Bridge(self.redis, channels, self.facilities, self.store)
         await bridge.start()
         self.live = LiveRuntime(channels, self.tokens, self.settings)
         wsprotocol.install(self.live)

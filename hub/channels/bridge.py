@@ -28,7 +28,7 @@ from hub import keys
 from hub.channels.hub import ChannelHub
 from hub.channels.protocol import Publication
 from hub.queue.facilities import FacilityStore
-from hub.queue.store import decode_state
+from hub.queue.store import QueueStore, rebuild
 
 log = logging.getLogger("junban.bridge")
 
@@ -53,8 +53,11 @@ def view_publication(info: str, view: bytes) -> Publication:
 class Bridge:
     """Feeds a ChannelHub from Redis (see module docstring)."""
 
-    def __init__(self, redis: Redis, hub: ChannelHub, facilities: FacilityStore) -> None:
+    def __init__(
+        self, redis: Redis, hub: ChannelHub, facilities: FacilityStore, store: QueueStore
+    ) -> None:
         self.redis = redis
+        self.store = store
         self.hub = hub
         self.facilities = facilities
         hub.bridge = self
@@ -253,7 +256,7 @@ class Bridge:
             for info in views:
                 pipe.hget(keys.queue(info), "view")
             for info in snapshots:
-                pipe.hget(keys.queue(info), "snap")
+                await self.store.load_script(keys=[keys.queue(info), keys.log(info)], client=pipe)
             results = await pipe.execute()
         self._need_view -= set(views)
         self._need_snapshot -= set(snapshots)
@@ -262,13 +265,14 @@ class Bridge:
         for info, snap in zip(snapshots, results[len(views) :], strict=True):
             self._offer(info, snap, snapshot=True)
 
-    def _offer(self, info: str, data: bytes | None, *, snapshot: bool) -> None:
+    def _offer(self, info: str, data: Any, *, snapshot: bool) -> None:
         """Hand one fetched view or snapshot to the hub; a bad one is logged and skipped."""
         if info not in self.wanted:
             return
         try:
             if snapshot:
-                self.hub.offer_snapshot(info, decode_state(data) if data is not None else None)
+                loaded = rebuild(data)
+                self.hub.offer_snapshot(info, loaded.state if loaded else None)
             else:
                 self.fresh.add(info)
                 self.hub.offer_view(info, view_publication(info, data) if data else None)

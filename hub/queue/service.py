@@ -37,6 +37,8 @@ from hub.queue.store import QueueStore
 
 MAX_BATCH = 512
 MAX_ATTEMPTS = 20
+SNAPSHOT_EVERY = 32
+"""Store a snapshot when the last one is this many versions old (readers replay the rest)."""
 
 Responder = Callable[[QueueState], Any]
 
@@ -79,6 +81,7 @@ class QueueWriter:
         self.info = info
         self.store = store
         self.state: QueueState | None = None
+        self.snapshot_version = 0
         self.line: deque[_Pending] = deque()
         self.task: asyncio.Task[None] | None = None
         self.batches = 0
@@ -106,10 +109,11 @@ class QueueWriter:
             if not batch:
                 return
             if self.state is None:
-                self.state = await self.store.load(self.info)
-                if self.state is None:
+                loaded = await self.store.load_with_meta(self.info)
+                if loaded is None:
                     _fail(batch, NotFound("no such queue", code="unknown_queue"))
                     return
+                self.state, self.snapshot_version = loaded.state, loaded.snapshot_version
             base = self.state
             work = base.copy()
             work.version = base.version + 1
@@ -136,10 +140,13 @@ class QueueWriter:
                 _settle(batch, [o if isinstance(o, Exception) else None for o in outcomes], base)
                 return
             metrics.BATCH_SIZE.observe(len(batch))
-            result = await self.store.append(work, events, base.version, answers)
+            snapshot = work.version - self.snapshot_version >= SNAPSHOT_EVERY
+            result = await self.store.append(work, events, base.version, answers, snapshot=snapshot)
             metrics.APPENDS.labels(result.outcome).inc()
             if result.outcome == "ok":
                 self.state = work
+                if snapshot:
+                    self.snapshot_version = work.version
                 self.batches += 1
                 _settle(batch, outcomes, None)
                 return

@@ -1,9 +1,11 @@
 """The Redis adapter of a queue: event stream, snapshot, view and publish in one Lua call.
 
 Guarantee: ``append`` is atomic on one shard. Either the queue's version still equals the
-expected one and then the events are in the stream, the snapshot and public view are
-replaced, the idempotency answers are stored and the view is published, all at once; or
-nothing changes and the caller learns why (``conflict`` or ``dup``).
+expected one and then the events are in the stream, the public view is replaced (and the
+snapshot, when one is passed), the idempotency answers are stored and the view is
+published, all at once; or nothing changes and the caller learns why (``conflict`` or
+``dup``). ``load`` reads the last snapshot and replays the events after it, in one round
+trip, so a snapshot need not be written on every append: its size grows with the day.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import orjson
 from redis.asyncio import Redis
 
 from hub import keys
+from hub.queue import rules
 from hub.queue.model import EVENT_TYPES, Event, QueueState
 from hub.queue.views import public_view
 
@@ -48,6 +51,27 @@ class AppendResult:
     """ok: the new version; conflict: the current version; dup: 0-based index of the key."""
 
 
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A queue's state as read, and the version of the snapshot it was rebuilt from."""
+
+    state: QueueState
+    snapshot_version: int
+
+
+def rebuild(found: Any) -> Loaded | None:
+    """The state from load.lua's answer: the snapshot, then the events after it."""
+    if not found:
+        return None
+    snap, snap_v, v, tail = found
+    state = decode_state(snap)
+    events = [decode_event(f[3].decode(), f[5]) for _, f in tail]
+    if events:
+        state = rules.evolve_all(state, events)
+    state.version = int(v)
+    return Loaded(state, int(snap_v))
+
+
 class QueueStore:
     """Reads and atomically appends one queue's events (see module docstring)."""
 
@@ -55,13 +79,17 @@ class QueueStore:
         self.redis = redis
         self.stream_maxlen = stream_maxlen
         self.idempotency_ttl_s = idempotency_ttl_s
-        script = resources.files("hub.queue").joinpath("lua/append.lua").read_text()
-        self._append = redis.register_script(script)
+        lua = resources.files("hub.queue").joinpath("lua")
+        self._append = redis.register_script(lua.joinpath("append.lua").read_text())
+        self.load_script = redis.register_script(lua.joinpath("load.lua").read_text())
 
     async def load(self, info: str) -> QueueState | None:
-        """The latest snapshot of the queue, or None when it does not exist."""
-        data = cast(bytes | None, await self.redis.hget(keys.queue(info), "snap"))
-        return None if data is None else decode_state(data)
+        """The queue's current state, or None when it does not exist."""
+        loaded = await self.load_with_meta(info)
+        return None if loaded is None else loaded.state
+
+    async def load_with_meta(self, info: str) -> Loaded | None:
+        return rebuild(await self.load_script(keys=[keys.queue(info), keys.log(info)]))
 
     async def load_view(self, info: str) -> tuple[bytes, int] | None:
         """The stored public view JSON and its version (one round trip, no decoding)."""
@@ -75,13 +103,18 @@ class QueueStore:
         events: list[Event],
         expected_version: int,
         idempotent: list[tuple[str, bytes]] | None = None,
+        *,
+        snapshot: bool = True,
     ) -> AppendResult:
-        """Append ``events`` whose fold is ``state`` (already at ``expected_version + 1``)."""
+        """Append ``events`` whose fold is ``state`` (already at ``expected_version + 1``);
+        with ``snapshot`` the new state is stored too (else readers replay the events)."""
+        if not events:
+            raise ValueError("append needs at least one event")
         idempotent = idempotent or []
         argv: list[Any] = [
             expected_version,
             state.epoch,
-            encode_state(state),
+            encode_state(state) if snapshot else b"",
             orjson.dumps(public_view(state)),
             keys.public_channel(state.info),
             self.stream_maxlen,
