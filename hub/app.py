@@ -75,7 +75,6 @@ def connect_redis(url: str, pool_size: int = 64) -> aioredis.Redis:
         protocol=2,
         socket_connect_timeout=5,
         socket_timeout=10,
-        health_check_interval=30,
     )
     return aioredis.Redis(connection_pool=pool)
 
