@@ -128,6 +128,9 @@ class Bridge:
             self.fresh.clear()
             self.subscribed.clear()
             self.confirmed.clear()
+            # what Redis holds after it comes back is the truth, even if it went back
+            self.hub.latest.clear()
+            self.hub.private_version.clear()
             log.warning("pub/sub link lost (%s); reconnecting", problem)
             await self._close_pubsub()
             await asyncio.sleep(backoff)

@@ -82,9 +82,18 @@ class QueueWriter:
         self.store = store
         self.state: QueueState | None = None
         self.snapshot_version = 0
+        self.replacing_epoch: str | None = None
+        """Set when the queue's history went back (Redis lost acknowledged writes): the
+        next append gives the queue a new epoch, so every client takes the new states."""
         self.line: deque[_Pending] = deque()
         self.task: asyncio.Task[None] | None = None
         self.batches = 0
+        self.last_seen: QueueState | None = None
+
+    def _notice_regression(self, loaded: QueueState) -> None:
+        if _went_back(self.last_seen, loaded):
+            self.replacing_epoch = loaded.epoch
+        self.last_seen = None
 
     def submit(self, pending: _Pending) -> None:
         self.line.append(pending)
@@ -97,10 +106,10 @@ class QueueWriter:
             try:
                 await self._commit(batch)
             except RedisError as exc:
-                self.state = None
+                self.last_seen, self.state = self.state or self.last_seen, None
                 _fail(batch, Unavailable(f"storage unavailable: {exc}", code="redis_unavailable"))
             except Exception as exc:  # a bug must not strand the waiting requests
-                self.state = None
+                self.last_seen, self.state = self.state or self.last_seen, None
                 _fail(batch, exc)
 
     async def _commit(self, batch: list[_Pending]) -> None:
@@ -113,10 +122,13 @@ class QueueWriter:
                 if loaded is None:
                     _fail(batch, NotFound("no such queue", code="unknown_queue"))
                     return
+                self._notice_regression(loaded.state)
                 self.state, self.snapshot_version = loaded.state, loaded.snapshot_version
             base = self.state
             work = base.copy()
             work.version = base.version + 1
+            if self.replacing_epoch is not None:
+                work.epoch = secrets.token_hex(4)
             outcomes: list[Any] = []
             events: list[Any] = []
             answers: list[tuple[str, bytes]] = []
@@ -141,10 +153,18 @@ class QueueWriter:
                 return
             metrics.BATCH_SIZE.observe(len(batch))
             snapshot = work.version - self.snapshot_version >= SNAPSHOT_EVERY
-            result = await self.store.append(work, events, base.version, answers, snapshot=snapshot)
+            result = await self.store.append(
+                work,
+                events,
+                base.version,
+                answers,
+                snapshot=snapshot or self.replacing_epoch is not None,
+                replacing_epoch=self.replacing_epoch,
+            )
             metrics.APPENDS.labels(result.outcome).inc()
             if result.outcome == "ok":
                 self.state = work
+                self.replacing_epoch = None
                 if snapshot:
                     self.snapshot_version = work.version
                 self.batches += 1
@@ -152,7 +172,7 @@ class QueueWriter:
                 return
             if result.outcome == "conflict":
                 metrics.CONFLICTS.inc()
-                self.state = None
+                self.last_seen, self.state = self.state, None
                 continue
             duplicate = answered[result.value]
             assert duplicate.idempotency is not None
@@ -163,6 +183,11 @@ class QueueWriter:
                 continue
             _resolve_stored(duplicate, data)
         _fail(batch, Unavailable("the queue is too busy, try again", code="busy"))
+
+
+def _went_back(seen: QueueState | None, loaded: QueueState) -> bool:
+    """The stored queue is older than one this process saw: acknowledged writes were lost."""
+    return seen is not None and seen.epoch == loaded.epoch and loaded.version < seen.version
 
 
 def _fold_duplicate_keys(batch: list[_Pending]) -> list[_Pending]:

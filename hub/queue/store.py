@@ -105,6 +105,7 @@ class QueueStore:
         idempotent: list[tuple[str, bytes]] | None = None,
         *,
         snapshot: bool = True,
+        replacing_epoch: str | None = None,
     ) -> AppendResult:
         """Append ``events`` whose fold is ``state`` (already at ``expected_version + 1``);
         with ``snapshot`` the new state is stored too (else readers replay the events)."""
@@ -120,6 +121,7 @@ class QueueStore:
             self.stream_maxlen,
             self.idempotency_ttl_s,
             len(events),
+            replacing_epoch or state.epoch,
         ]
         for event in events:
             argv += [event.kind, encode_event(event)]

@@ -157,3 +157,28 @@ async def test_idempotency_key_is_atomic_with_the_append(redis: aioredis.Redis) 
     mismatch = dataclasses.replace(key, fingerprint="other")
     with pytest.raises(Exception, match="different request"):
         await other.execute(info, IssueTicket(at=time.time(), ticket_id="x"), lambda s: 0, mismatch)
+
+
+async def test_lost_writes_give_the_queue_a_new_epoch(redis: aioredis.Redis) -> None:
+    """Redis comes back older than a hub saw it (lost acknowledged writes): the next append
+    renews the epoch, so clients holding the lost, higher ``v`` take the new states."""
+    from hub import keys
+
+    service = service_on(redis)
+    info = await new_queue(service)
+    for i in range(3):
+        await service.execute(info, IssueTicket(at=time.time(), ticket_id=f"k{i}"), lambda s: None)
+    saved = {k: await redis.dump(k) for k in (keys.queue(info), keys.log(info))}
+    for i in range(3, 5):
+        await service.execute(info, IssueTicket(at=time.time(), ticket_id=f"k{i}"), lambda s: None)
+    seen = service.writer(info).state
+    assert seen is not None
+    for key, value in saved.items():  # what an OS crash with appendfsync everysec can do
+        await redis.restore(key, 0, value, replace=True)
+    after = await service.execute(
+        info, IssueTicket(at=time.time(), ticket_id="new"), lambda s: (s.epoch, s.version)
+    )
+    assert after[0] != seen.epoch and after[1] == seen.version - 1
+    stored = await service.store.load(info)
+    assert stored is not None and (stored.epoch, stored.version) == after
+    assert stored.tickets["new"].number == 4  # numbering continues from what Redis kept
