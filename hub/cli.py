@@ -55,7 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"junban: a JUNBAN_* setting is not valid: {exc}", file=sys.stderr)
+        return 2
     if getattr(args, "data_dir", None):
         settings = replace(settings, data_dir=args.data_dir)
     if args.command == "token":

@@ -290,8 +290,14 @@ class QueueService:
             if stored is not None:
                 return _answer_from_bytes(idempotency, stored)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.writer(info).submit(_Pending(command, respond, idempotency, future))
-        return await future
+        writer = self.writer(info)
+        writer.submit(_Pending(command, respond, idempotency, future))
+        try:
+            return await future
+        except NotFound:
+            if writer.state is None and not writer.line:  # keep no writer for a queue
+                self.writers.pop(info, None)  # that does not exist
+            raise
 
     async def create_facility(self, facility: Facility, config: QueueConfig, at: float) -> None:
         """Record the facility and create each counter's queue (existing queues are kept)."""
