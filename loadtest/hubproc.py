@@ -80,6 +80,8 @@ class HubProcess:
     data_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="jb", dir="/tmp")))
     redis_pool: int | None = None
     """None: the hub's default Redis pool size; N: ``JUNBAN_REDIS_POOL=N``."""
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """More ``JUNBAN_*`` settings for this hub (e.g. lifted WebSocket limits)."""
     proc: subprocess.Popen[bytes] | None = None
     valkey_pid: int | None = None
 
@@ -93,6 +95,10 @@ class HubProcess:
         return f"unix://{self.data_dir / 'redis.sock'}"
 
     @property
+    def redis_socket(self) -> Path:
+        return self.data_dir / "redis.sock"
+
+    @property
     def log_path(self) -> Path:
         return self.data_dir / "hub.log"
 
@@ -101,7 +107,7 @@ class HubProcess:
         env |= LIFTED_LIMITS | {"JUNBAN_DATA_DIR": str(self.data_dir), "JUNBAN_SECRET": self.secret}
         if self.redis_pool is not None:
             env["JUNBAN_REDIS_POOL"] = str(self.redis_pool)
-        return env
+        return env | self.extra_env
 
     def command(self) -> list[str]:
         return [*junban_command(), "serve", "--demo", "--host", self.host, "--port", str(self.port)]
