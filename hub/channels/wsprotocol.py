@@ -48,6 +48,16 @@ def _client_ip(peer: str, headers: Any) -> str:
         return peer
 
 
+class _Discard:
+    """Stands in for the ASGI receive queue, which a native session never reads."""
+
+    def put_nowait(self, item: object) -> None:
+        pass
+
+
+_DISCARD = _Discard()
+
+
 class HubWebSocketProtocol(WebSocketsSansIOProtocol):
     """See the module docstring. Select it with uvicorn's ``ws=`` setting."""
 
@@ -72,8 +82,13 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
             return
         self.start_keepalive()
         codec = self.response.headers.get("Sec-WebSocket-Protocol") or protocol.JSON
+        headers = event.headers
+        # memory per idle connection: the handshake objects and the ASGI queue are not
+        # needed by a native session
+        self.request = self.response = None  # type: ignore[assignment]
+        self.queue = _DISCARD  # type: ignore[assignment]
         peer = self.client[0] if self.client else "unknown"
-        self.session = Connection(runtime, self, codec, _client_ip(peer, event.headers))
+        self.session = Connection(runtime, self, codec, _client_ip(peer, headers))
         token = parse_qs(query).get("token")
         self.session.open(token[0] if token else None)
 
