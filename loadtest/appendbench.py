@@ -81,8 +81,9 @@ class AppendBench:
     async def run(self, duration_s: float, concurrency: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         variants: tuple[tuple[str, Step], ...] = (
-            ("QueueStore.append", self._store_step),
-            ("EVALSHA, args pre-encoded", self._raw_step),
+            ("QueueStore.append with snapshot", self._store_step),
+            ("QueueStore.append without snapshot (31 of 32)", self._store_step_no_snapshot),
+            ("EVALSHA with snapshot, args pre-encoded", self._raw_step),
         )
         for name, step in variants:
             for n in (1, concurrency):
@@ -118,6 +119,14 @@ class AppendBench:
         if result.outcome != "ok":
             raise RuntimeError(f"append {state.info}: {result}")
 
+    async def _store_step_no_snapshot(self, state: QueueState, i: int) -> None:
+        state.version += 1
+        state.message = f"m{i}"
+        event = MessageSet(at=time.time(), text=state.message)
+        result = await self.store.append(state, [event], state.version - 1, snapshot=False)
+        if result.outcome != "ok":
+            raise RuntimeError(f"append {state.info}: {result}")
+
     async def _raw_step(self, state: QueueState, i: int) -> None:
         args = self.preencoded.get(state.info)
         if args is None:
@@ -140,6 +149,7 @@ class AppendBench:
             self.settings.stream_maxlen,
             self.settings.idempotency_ttl_s,
             1,
+            state.epoch,  # the epoch the queue must have now (no renewal)
             event.kind,
             encode_event(event),
         ]
