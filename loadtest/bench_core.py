@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -28,7 +28,7 @@ import orjson
 
 from hub import keys
 from hub.auth import Tokens
-from loadtest import hubproc, loadgen, profile, rawhttp, report
+from loadtest import cli, hubproc, loadgen, profile, rawhttp, report
 from loadtest.appendbench import AppendBench
 from loadtest.hubproc import HubProcess
 from loadtest.loadgen import ClientKind, LoadResult, LoadSpec, QueueTarget
@@ -632,22 +632,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
         "profile": args.profile or None,
         "profile_blocking": args.profile_blocking or None,
     }
-    if args.only:
-        only = tuple(s.strip() for s in args.only.split(",") if s.strip())
-        unknown = set(only) - set(SCENARIOS)
-        if unknown:
-            parser.error(f"unknown scenario(s) {sorted(unknown)}; choose from {SCENARIOS}")
-        overrides["only"] = only
-    params = replace(params, **{k: v for k, v in overrides.items() if v is not None})
-    return params, args
+    return cli.apply_overrides(parser, params, overrides, args.only, SCENARIOS), args
 
 
 def main(argv: list[str] | None = None) -> int:
-    import uvloop
-
-    params, args = parse_args(argv)
-    results = uvloop.run(main_async(params, args.keep_data))
-    return 0 if "error" not in results else 1
+    return cli.run(parse_args, main_async, argv)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -30,7 +30,7 @@ from redis.asyncio import Redis
 
 from hub import keys
 from hub.app import connect_redis
-from loadtest import fanout_report, hubproc, peerproc, profile, report
+from loadtest import cli, fanout_report, hubproc, peerproc, profile, report
 from loadtest.bench_core import DISTURBED_PCT, QUIET_PCT, Api
 from loadtest.hubproc import HubProcess
 from loadtest.peerproc import PeerKind, PeerProcess
@@ -723,22 +723,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
         "wait_quiet_s": args.wait_quiet,
         "retries": args.retries,
     }
-    if args.only:
-        only = tuple(s.strip() for s in args.only.split(",") if s.strip())
-        unknown = set(only) - set(SCENARIOS)
-        if unknown:
-            parser.error(f"unknown scenario(s) {sorted(unknown)}; choose from {SCENARIOS}")
-        overrides["only"] = only
-    params = replace(params, **{k: v for k, v in overrides.items() if v is not None})
-    return params, args
+    return cli.apply_overrides(parser, params, overrides, args.only, SCENARIOS), args
 
 
 def main(argv: list[str] | None = None) -> int:
-    import uvloop
-
-    params, args = parse_args(argv)
-    results = uvloop.run(main_async(params, args.keep_data))
-    return 0 if "error" not in results else 1
+    return cli.run(parse_args, main_async, argv)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadtest.report import _table
+from loadtest.report import _table, profile_table
 from loadtest.stats import fmt_ms
 
 Result = dict[str, Any]
@@ -208,14 +208,7 @@ def _profile(results: Result) -> list[str]:
         f"- self time by package: {packages}",
         "",
     ]
-    rows = []
-    for i in range(max(len(prof["self"]), len(prof["hub_inclusive"]))):
-        own = prof["self"][i] if i < len(prof["self"]) else ("", "")
-        inc = prof["hub_inclusive"][i] if i < len(prof["hub_inclusive"]) else ("", "")
-        rows.append(
-            [own[1], f"`{own[0]}`" if own[0] else "", inc[1], f"`{inc[0]}`" if inc[0] else ""]
-        )
-    return out + _table(["self %", "function (self)", "incl. %", "hub function (inclusive)"], rows)
+    return out + profile_table(prof)
 
 
 def _details(results: Result) -> list[str]:

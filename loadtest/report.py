@@ -309,6 +309,11 @@ def _profile(results: dict[str, Any]) -> list[str]:
         f"- self time by package: {packages}",
         "",
     ]
+    return out + profile_table(prof)
+
+
+def profile_table(prof: dict[str, Any]) -> list[str]:
+    """py-spy's top functions: self time beside the hub's inclusive time."""
     rows = []
     for i in range(max(len(prof["self"]), len(prof["hub_inclusive"]))):
         own = prof["self"][i] if i < len(prof["self"]) else ("", "")
@@ -316,7 +321,7 @@ def _profile(results: dict[str, Any]) -> list[str]:
         rows.append(
             [own[1], f"`{own[0]}`" if own[0] else "", inc[1], f"`{inc[0]}`" if inc[0] else ""]
         )
-    return out + _table(_cols("self %|function (self)|incl. %|hub function (inclusive)"), rows)
+    return _table(_cols("self %|function (self)|incl. %|hub function (inclusive)"), rows)
 
 
 def _runs(results: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
