@@ -33,11 +33,12 @@ class UserStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    async def add(self, name: str, password: str, role: str, facility: str | None) -> User:
+    async def add(self, name: str, password: str, role: str, facility: str | None) -> User | None:
+        """The new user; None when the name is taken (nothing is overwritten)."""
         password_hash = await asyncio.to_thread(_hasher.hash, password)
         user = User(name=name, password_hash=password_hash, role=role, facility=facility)
-        await self.redis.hset(keys.USERS, name, msgspec.msgpack.encode(user))
-        return user
+        created = await self.redis.hsetnx(keys.USERS, name, msgspec.msgpack.encode(user))
+        return user if created else None
 
     async def get(self, name: str) -> User | None:
         data = cast(bytes | None, await self.redis.hget(keys.USERS, name))

@@ -45,7 +45,8 @@ class Settings:
     idempotency_ttl_s: int = 24 * 3600
     """JUNBAN_IDEMPOTENCY_TTL: how long a retried Idempotency-Key returns the first result."""
     stream_maxlen: int = 200_000
-    """JUNBAN_STREAM_MAXLEN: approximate cap on one queue's event stream."""
+    """JUNBAN_STREAM_MAXLEN: approximate cap on one queue's event stream (at least 10,000:
+    readers replay the entries after the last snapshot)."""
     trusted_proxies: str = "127.0.0.1"
     """JUNBAN_TRUSTED_PROXIES: whose X-Forwarded-For is believed (uvicorn forwarded_allow_ips)."""
     ws_max_per_ip: int = 2000
@@ -85,7 +86,7 @@ class Settings:
             max_body_bytes=int(get("MAX_BODY") or base.max_body_bytes),
             token_ttl_s=int(get("TOKEN_TTL") or base.token_ttl_s),
             idempotency_ttl_s=int(get("IDEMPOTENCY_TTL") or base.idempotency_ttl_s),
-            stream_maxlen=int(get("STREAM_MAXLEN") or base.stream_maxlen),
+            stream_maxlen=max(10_000, int(get("STREAM_MAXLEN") or base.stream_maxlen)),
             trusted_proxies=get("TRUSTED_PROXIES") or base.trusted_proxies,
             ws_max_per_ip=int(get("WS_MAX_PER_IP") or base.ws_max_per_ip),
             ws_max_subscriptions=int(get("WS_MAX_SUBS") or base.ws_max_subscriptions),
@@ -97,10 +98,18 @@ class Settings:
 
 
 def _hours(text: str | None) -> tuple[str, str] | None:
+    """``"06:00-24:00"`` (a hyphen, en dash or tilde between) -> ("06:00", "24:00")."""
     if text is None:
         return None
+    from hub.queue.calendar import minute_of_day
+
+    for dash in ("–", "〜", "~"):
+        text = text.replace(dash, "-")
     start, _, end = text.partition("-")
-    return (start.strip(), end.strip())
+    hours = (start.strip(), end.strip())
+    for part in hours:
+        minute_of_day(part)  # ValueError: not HH:MM
+    return hours
 
 
 def _rate(text: str | None) -> tuple[int, float] | None:

@@ -15,10 +15,10 @@ from hub.auth import Principal
 from hub.errors import BadRequest, Forbidden, Unauthorized
 
 _PATTERNS = {
-    "queue": re.compile(r"^queue:([0-9]{1,8})-([0-9]{2})$"),
-    "facility": re.compile(r"^facility:([0-9]{1,8})$"),
-    "staff": re.compile(r"^staff:([0-9]{1,8})-([0-9]{2})$"),
-    "ticket": re.compile(r"^ticket:([0-9]{1,8})-([0-9]{2}):([A-Za-z0-9_-]{1,32})$"),
+    "queue": re.compile(r"^queue:([0-9]{1,8})-([0-9]{2})\Z"),
+    "facility": re.compile(r"^facility:([0-9]{1,8})\Z"),
+    "staff": re.compile(r"^staff:([0-9]{1,8})-([0-9]{2})\Z"),
+    "ticket": re.compile(r"^ticket:([0-9]{1,8})-([0-9]{2}):([A-Za-z0-9_-]{1,32})\Z"),
 }
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
 import msgspec
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from hub import keys
 
@@ -56,9 +58,32 @@ class FacilityStore:
         data = cast(bytes | None, await self.redis.get(keys.facility(number)))
         return None if data is None else _decoder.decode(data)
 
-    async def put(self, facility: Facility) -> None:
-        await self.redis.set(keys.facility(facility.number), msgspec.msgpack.encode(facility))
+    async def create(self, facility: Facility) -> bool:
+        """Store a new facility; False (nothing written) when the number is taken."""
+        data = msgspec.msgpack.encode(facility)
+        if not await self.redis.set(keys.facility(facility.number), data, nx=True):
+            return False
         await self.redis.sadd(keys.FACILITIES, facility.number)
+        return True
+
+    async def update(self, number: str, change: Callable[[Facility], Facility]) -> Facility | None:
+        """Apply ``change`` to the stored record atomically (optimistic WATCH, retried), so
+        a message saved while the operator suspends the facility loses neither."""
+        key = keys.facility(number)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    data = cast(bytes | None, await pipe.get(key))
+                    if data is None:
+                        return None
+                    record = change(_decoder.decode(data))
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.set(key, msgspec.msgpack.encode(record))
+                    await pipe.execute()
+                    return record
+                except WatchError:
+                    continue
 
     async def numbers(self) -> list[str]:
         members = cast(set[bytes], await self.redis.smembers(keys.FACILITIES))

@@ -16,9 +16,9 @@ TicketStatus = Literal["waiting", "called", "done", "cancelled", "absent"]
 WebClosedReason = Literal["staff", "cap", "closing_time"]
 CHANNELS: tuple[str, ...] = ("web", "desk", "kiosk", "phone")
 
-FACILITY_RE = re.compile(r"^[0-9]{1,8}$")
-COUNTER_RE = re.compile(r"^[0-9]{2}$")
-INFO_RE = re.compile(r"^([0-9]{1,8})-([0-9]{2})$")
+FACILITY_RE = re.compile(r"^[0-9]{1,8}\Z")
+COUNTER_RE = re.compile(r"^[0-9]{2}\Z")
+INFO_RE = re.compile(r"^([0-9]{1,8})-([0-9]{2})\Z")
 
 
 def split_info(info: str) -> tuple[str, str] | None:

@@ -82,7 +82,8 @@ def decide(state: QueueState, command: Command) -> list[Event]:
     """The events ``command`` causes in ``state``; raises a JunbanError to refuse it."""
     events: list[Event] = []
     day = calendar.business_day(command.at, state.config.tz)
-    if day != state.day:
+    if day > state.day:  # ISO dates; a command stamped just before midnight but decided
+        # after the new day started belongs to the new day, never back to the old one
         started = DayStarted(at=command.at, day=day)
         events.append(started)
         state = evolve(state, started)
@@ -381,7 +382,7 @@ def _a_issued(s: QueueState, e: TicketIssued) -> None:
 
 
 def _a_called(s: QueueState, e: TicketCalled) -> None:
-    _set_status(s, e.ticket_id, "called", called_at=e.at, room=e.room)
+    _set_status(s, e.ticket_id, "called", called_at=e.at, room=e.room, finished_at=None)
     s.calling.insert(0, e.ticket_id)
     s.minutes_per_patient = estimate.next_pace(s.minutes_per_patient, s.last_call_at, e.at)
     s.last_call_at = e.at

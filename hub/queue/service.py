@@ -90,6 +90,18 @@ class QueueWriter:
         self.batches = 0
         self.last_seen: QueueState | None = None
 
+    async def _replay_refusals(self, batch: list[_Pending], outcomes: list[Any]) -> None:
+        """A refused retry whose first attempt succeeded (in an earlier batch or another
+        process) gets that first answer, not the refusal."""
+        for i, (p, outcome) in enumerate(zip(batch, outcomes, strict=True)):
+            if p.idempotency is not None and isinstance(outcome, JunbanError):
+                stored = await self.store.stored_answer(self.info, p.idempotency.key)
+                if stored is not None:
+                    try:
+                        outcomes[i] = _Replayed(_answer_from_bytes(p.idempotency, stored))
+                    except JunbanError as err:
+                        outcomes[i] = err
+
     def _notice_regression(self, loaded: QueueState) -> None:
         if _went_back(self.last_seen, loaded):
             self.replacing_epoch = loaded.epoch
@@ -149,7 +161,9 @@ class QueueWriter:
                     answered.append(p)
             if not events:
                 # nothing changed: answers must show the unchanged version
-                _settle(batch, [o if isinstance(o, Exception) else None for o in outcomes], base)
+                outcomes = [o if isinstance(o, Exception) else None for o in outcomes]
+                await self._replay_refusals(batch, outcomes)
+                _settle(batch, outcomes, base)
                 return
             metrics.BATCH_SIZE.observe(len(batch))
             snapshot = work.version - self.snapshot_version >= SNAPSHOT_EVERY
@@ -165,6 +179,7 @@ class QueueWriter:
             if result.outcome == "ok":
                 self.state = work
                 self.replacing_epoch = None
+                await self._replay_refusals(batch, outcomes)
                 if snapshot:
                     self.snapshot_version = work.version
                 self.batches += 1
@@ -183,6 +198,13 @@ class QueueWriter:
                 continue
             _resolve_stored(duplicate, data)
         _fail(batch, Unavailable("the queue is too busy, try again", code="busy"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Replayed:
+    """A stored first answer standing in for a refusal."""
+
+    result: Any
 
 
 def _went_back(seen: QueueState | None, loaded: QueueState) -> bool:
@@ -249,6 +271,9 @@ def _settle(batch: list[_Pending], outcomes: list[Any], unchanged: QueueState | 
             code = outcome.code if isinstance(outcome, JunbanError) else "error"
             metrics.COMMANDS.labels(name, code).inc()
             p.future.set_exception(outcome)
+        elif isinstance(outcome, _Replayed):
+            metrics.COMMANDS.labels(name, "replayed").inc()
+            p.future.set_result(outcome.result)
         else:
             metrics.COMMANDS.labels(name, "ok").inc()
             p.future.set_result(p.respond(unchanged) if unchanged is not None else outcome)
@@ -268,6 +293,11 @@ class QueueService:
         self.facilities = facilities
         self.writers: dict[str, QueueWriter] = {}
 
+    async def replay(self, info: str, idempotency: Idempotency) -> Any | None:
+        """The first answer to this Idempotency-Key, if there is one (422 if reused)."""
+        stored = await self.store.stored_answer(info, idempotency.key)
+        return None if stored is None else _answer_from_bytes(idempotency, stored)
+
     def writer(self, info: str) -> QueueWriter:
         writer = self.writers.get(info)
         if writer is None:
@@ -286,9 +316,9 @@ class QueueService:
         A retried Idempotency-Key returns the first answer without running anything.
         """
         if idempotency is not None:
-            stored = await self.store.stored_answer(info, idempotency.key)
+            stored = await self.replay(info, idempotency)
             if stored is not None:
-                return _answer_from_bytes(idempotency, stored)
+                return stored
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         writer = self.writer(info)
         writer.submit(_Pending(command, respond, idempotency, future))
@@ -299,15 +329,18 @@ class QueueService:
                 self.writers.pop(info, None)  # that does not exist
             raise
 
-    async def create_facility(self, facility: Facility, config: QueueConfig, at: float) -> None:
-        """Record the facility and create each counter's queue (existing queues are kept)."""
-        await self.facilities.put(facility)
+    async def create_facility(self, facility: Facility, config: QueueConfig, at: float) -> bool:
+        """Record a new facility and create each counter's queue; False when the number is
+        taken (nothing changes)."""
+        if not await self.facilities.create(facility):
+            return False
         for info in facility.infos():
             state = QueueState(info=info, epoch=secrets.token_hex(4), version=1)
             events = [QueueCreated(at=at, info=info, config=config)]
             for event in events:
                 rules.apply_in_place(state, event)
             await self.store.append(state, list(events), 0)
+        return True
 
     async def set_message(self, facility: Facility, text: str, at: float) -> None:
         for info in facility.infos():

@@ -19,6 +19,7 @@ import orjson
 from redis.asyncio import Redis
 
 from hub import keys
+from hub.errors import Unavailable
 from hub.queue import rules
 from hub.queue.model import EVENT_TYPES, Event, QueueState
 from hub.queue.views import public_view
@@ -65,6 +66,9 @@ def rebuild(found: Any) -> Loaded | None:
         return None
     snap, snap_v, v, tail = found
     state = decode_state(snap)
+    expected = list(range(int(snap_v) + 1, int(v) + 1))
+    if sorted({int(f[1]) for _, f in tail}) != expected:  # entries were trimmed away
+        raise Unavailable("this queue's history is incomplete", code="history_incomplete")
     events = [decode_event(f[3].decode(), f[5]) for _, f in tail]
     if events:
         state = rules.evolve_all(state, events)

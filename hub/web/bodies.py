@@ -16,9 +16,9 @@ from hub.errors import BadRequest, PayloadTooLarge, Unprocessable
 Short = Annotated[str, msgspec.Meta(max_length=100)]
 Room = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
 Text = Annotated[str, msgspec.Meta(max_length=500)]
-HHMM = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
-FacilityNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,8}$")]
-CounterNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{2}$")]
+HHMM = Annotated[str, msgspec.Meta(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)\Z")]
+FacilityNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,8}\Z")]
+CounterNumber = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{2}\Z")]
 
 
 class TicketRequest(msgspec.Struct, kw_only=True):

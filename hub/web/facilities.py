@@ -51,7 +51,7 @@ async def put_message(request: Request) -> Response:
     require_staff(principal_of(request), record.number)
     hub = hub_of(request)
     body = parse(await read_limited(request, hub.settings.max_body_bytes), MessageRequest)
-    await hub.facilities.put(replace(record, message=body.text))
+    await hub.facilities.update(record.number, lambda r: replace(r, message=body.text))
     await hub.service.set_message(record, body.text, time.time())
     return json_response({"facility": record.number, "message": body.text})
 
@@ -82,10 +82,13 @@ async def _set_suspended(request: Request, suspended: bool) -> Response:
     hub = hub_of(request)
     raw = await read_limited(request, hub.settings.max_body_bytes)
     reason = parse(raw, SuspendRequest, optional=True).reason if suspended else ""
-    record = replace(record, suspended=suspended, suspended_reason=reason)
-    await hub.facilities.put(record)
-    await hub.service.set_suspended(record, suspended, time.time())
-    return json_response(record.public())
+    updated = await hub.facilities.update(
+        record.number, lambda r: replace(r, suspended=suspended, suspended_reason=reason)
+    )
+    if updated is None:
+        raise NotFound("no such facility", code="unknown_facility")
+    await hub.service.set_suspended(updated, suspended, time.time())
+    return json_response(updated.public())
 
 
 async def suspend(request: Request) -> Response:
@@ -106,8 +109,6 @@ async def create_facility(request: Request) -> Response:
         raise Unprocessable(str(exc), code="invalid_body") from exc
     if not body.counters:
         raise Unprocessable("a facility needs at least one counter", code="invalid_body")
-    if await hub.facilities.get(body.number) is not None:
-        raise Conflict("that facility number is already assigned", code="facility_exists")
     record = Facility(
         number=body.number,
         name=body.name,
@@ -116,7 +117,8 @@ async def create_facility(request: Request) -> Response:
         tz=body.tz,
         counters=dict(body.counters),
     )
-    await hub.service.create_facility(record, QueueConfig(tz=body.tz), time.time())
+    if not await hub.service.create_facility(record, QueueConfig(tz=body.tz), time.time()):
+        raise Conflict("that facility number is already assigned", code="facility_exists")
     return json_response(record.public(), status=201)
 
 
@@ -128,6 +130,8 @@ async def create_user(request: Request) -> Response:
         if body.facility is None or await hub.facilities.get(body.facility) is None:
             raise Unprocessable("a staff user needs an existing facility", code="invalid_body")
     user = await hub.users.add(body.user, body.password, body.role, body.facility)
+    if user is None:
+        raise Conflict("that user name is taken", code="user_exists")
     return json_response({"user": user.name, "role": user.role, "facility": user.facility}, 201)
 
 
@@ -202,6 +206,6 @@ ROUTES = [
         auth="operator",
         body=UserRequest,
         body_required=True,
-        responses={201: "the user", 422: "invalid_body", **ERR_AUTH},
+        responses={201: "the user", 409: "user_exists", 422: "invalid_body", **ERR_AUTH},
     ),
 ]

@@ -80,6 +80,11 @@ async def take_ticket(request: Request) -> Response:
     channel = body.channel or ("desk" if staff else "web")
     if not staff and (channel != "web" or body.priority):
         raise Forbidden("only staff may issue desk, kiosk, phone or priority tickets")
+    idem = idempotency_of(request, raw)
+    if idem is not None:  # a retry gets its ticket back before any limit is counted
+        first = await hub.service.replay(info, idem)
+        if first is not None:
+            return json_response(first, status=201)
     if not staff:
         limits = [
             ("ip", client_ip(request), hub.settings.rate_ip),
@@ -113,7 +118,6 @@ async def take_ticket(request: Request) -> Response:
             "url": f"/q/{info}/t/{ticket_id}",
         }
 
-    idem = idempotency_of(request, raw)
     result = await hub.service.execute(info, command, respond, idem)
     return json_response(result, status=201)
 

@@ -84,11 +84,16 @@ def facility_of(request: Request) -> str:
 
 
 def idempotency_of(request: Request, raw_body: bytes) -> Idempotency | None:
+    """The request's Idempotency-Key, scoped to its caller's token (another caller's equal
+    key never sees this answer) and fingerprinted by method, path and body."""
     key = request.headers.get("idempotency-key")
     if key is None:
         return None
     if not 1 <= len(key) <= 200:
         raise BadRequest("Idempotency-Key must be 1 to 200 characters", code="bad_request")
+    token = request.headers.get("authorization")
+    caller = hashlib.sha256(token.encode()).hexdigest()[:16] if token else "anonymous"
+    key = f"{caller}:{key}"
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.url.path.encode(), raw_body):
         digest.update(part)

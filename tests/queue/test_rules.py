@@ -594,3 +594,16 @@ def test_a_new_priority_ticket_never_overtakes_an_earlier_one() -> None:
         IssueTicket(at=at, ticket_id="p4", channel="desk", priority=True),
     )
     assert state.waiting.index("p2") < state.waiting.index("p4")
+
+
+def test_a_command_stamped_before_midnight_never_rolls_the_day_back() -> None:
+    """Decided after the new day began (a slow request, clock skew), it joins the new day."""
+    day2 = day_at(date(2025, 3, 4), 0) + 1
+    state = decide_all(
+        empty_state(),
+        OpenReception(at=day2),
+        IssueTicket(at=day2, ticket_id="b", channel="desk"),
+        IssueTicket(at=day2 - 2, ticket_id="a", channel="desk"),  # stamped 23:59:59
+    )
+    assert state.day == "2025-03-04"
+    assert (state.tickets["b"].number, state.tickets["a"].number) == (1, 2)

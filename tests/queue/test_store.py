@@ -182,3 +182,25 @@ async def test_lost_writes_give_the_queue_a_new_epoch(redis: aioredis.Redis) -> 
     stored = await service.store.load(info)
     assert stored is not None and (stored.epoch, stored.version) == after
     assert stored.tickets["new"].number == 4  # numbering continues from what Redis kept
+
+
+async def test_a_refused_retry_gets_the_first_answer(redis: aioredis.Redis) -> None:
+    """A retry decided after its first attempt succeeded (a later batch, another process)
+    is refused by the rules, but the client gets the stored first answer."""
+    from hub.queue.model import Cancel
+
+    service = service_on(redis)
+    info = await new_queue(service)
+    await service.execute(info, IssueTicket(at=time.time(), ticket_id="c"), lambda s: None)
+    key = Idempotency("cancel-once", "fp")
+    first = await service.execute(
+        info, Cancel(at=time.time(), ticket_id="c"), lambda s: s.tickets["c"].status, key
+    )
+    assert first == "cancelled"
+    retry = asyncio.get_running_loop().create_future()  # straight to the writer, as a
+    from hub.queue.service import _Pending  # retry that missed the early lookup would
+
+    service.writer(info).submit(
+        _Pending(Cancel(at=time.time(), ticket_id="c"), lambda s: "second", key, retry)
+    )
+    assert await retry == "cancelled"

@@ -332,3 +332,26 @@ async def test_tokens_expired_or_forged_are_refused(
     r = await client.post(f"/v1/queues/{info}/close", headers=bearer(patient))
     assert r.status_code == 403
     assert (await client.get(f"/v1/queues/{info}")).json()["open"] is True
+
+
+async def test_an_idempotency_key_belongs_to_its_caller(
+    client: httpx.AsyncClient, facility: str
+) -> None:
+    """Another caller using the same key gets a ticket of its own, never the first one's."""
+    info, key = f"{facility}-01", {"Idempotency-Key": "predictable-key"}
+    patient = await client.post(f"/v1/queues/{info}/tickets", headers=key)
+    staff = {**key, **staff_headers(facility)}
+    desk = await client.post(f"/v1/queues/{info}/tickets", json={}, headers=staff)
+    assert patient.status_code == desk.status_code == 201
+    assert patient.json()["ticket"]["id"] != desk.json()["ticket"]["id"]
+
+
+async def test_facility_and_user_are_created_once(client: httpx.AsyncClient, facility: str) -> None:
+    body = {"number": facility, "name": "Copy", "counters": {"01": ""}}
+    again = await client.post("/v1/admin/facilities", json=body, headers=OPERATOR)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "facility_exists"
+    assert (await client.get(f"/v1/facilities/{facility}")).json()["name"] == f"Clinic {facility}"
+    user = {"user": f"u-{facility}", "password": "long enough", "facility": facility}
+    assert (await client.post("/v1/admin/users", json=user, headers=OPERATOR)).status_code == 201
+    twice = await client.post("/v1/admin/users", json=user, headers=OPERATOR)
+    assert twice.status_code == 409 and twice.json()["error"]["code"] == "user_exists"
