@@ -36,7 +36,10 @@ class CallRequest(msgspec.Struct, kw_only=True):
     room: Room = "1"
 
 
-class RequeueRequest(msgspec.Struct, kw_only=True):
+class TicketActionRequest(msgspec.Struct, kw_only=True):
+    """Body of a ticket action: ``room`` for call, ``to_end`` for requeue (both optional)."""
+
+    room: Room = "1"
     to_end: bool = False
     """True: to the end of the line; false: the queue's requeue_offset places back."""
 

@@ -46,7 +46,7 @@ def build_openapi(routes: list[ApiRoute], extra_paths: dict[str, Any]) -> dict[s
 
 def _operation(route: ApiRoute) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": _path_schema(route, name)}
         for name in re.findall(r"{(\w+)}", route.path)
     ]
     if route.idempotent:
@@ -59,13 +59,15 @@ def _operation(route: ApiRoute) -> dict[str, Any]:
                 "description": "A retry with the same key returns the first answer.",
             }
         )
+    responses = dict(route.responses)
+    if route.idempotent:
+        responses.setdefault(422, "invalid_body | idempotency_key_reused")
+        responses.setdefault(503, "busy | redis_unavailable: retry with the same key")
     op: dict[str, Any] = {
         "summary": route.summary,
         "operationId": f"{route.method.lower()}_{route.endpoint.__name__}_{len(route.path)}",
         "parameters": params,
-        "responses": {
-            str(code): _response(code, text) for code, text in sorted(route.responses.items())
-        },
+        "responses": {str(code): _response(code, text) for code, text in sorted(responses.items())},
         "x-auth": route.auth,
     }
     if route.auth != "none":
@@ -80,6 +82,11 @@ def _operation(route: ApiRoute) -> dict[str, Any]:
             },
         }
     return op
+
+
+def _path_schema(route: ApiRoute, name: str) -> dict[str, Any]:
+    values = route.path_enums.get(name)
+    return {"type": "string", "enum": list(values)} if values else {"type": "string"}
 
 
 def _response(code: int, text: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from hub.auth import Principal, require_staff
 from hub.errors import Forbidden, NotFound, Unauthorized
-from hub.queue import views
+from hub.queue import calendar, rules, views
 from hub.queue.model import (
     CallNext,
     CallTicket,
@@ -21,6 +21,7 @@ from hub.queue.model import (
     Command,
     Complete,
     Configure,
+    DayStarted,
     IssueTicket,
     MarkAbsent,
     OpenReception,
@@ -34,7 +35,7 @@ from hub.queue.service import Responder
 from hub.web.bodies import (
     CallRequest,
     ConfigRequest,
-    RequeueRequest,
+    TicketActionRequest,
     TicketRequest,
     parse,
     read_limited,
@@ -135,9 +136,7 @@ async def get_ticket(request: Request) -> Response:
     info, facility, _ = info_of(request)
     ticket_id = request.path_params["ticket_id"]
     principal = _ticket_reader(request, info, facility, ticket_id)
-    state = await hub_of(request).store.load(info)
-    if state is None:
-        raise NotFound("no such queue", code="unknown_queue")
+    state = await _load_today(request, info)
     if ticket_id not in state.tickets:
         raise NotFound("no such ticket in today's queue", code="unknown_ticket")
     view = views.ticket_view(state, ticket_id)
@@ -204,13 +203,11 @@ async def ticket_action(request: Request) -> Response:
     raw = await read_limited(request, hub.settings.max_body_bytes)
     now = time.time()
     command: Command
+    body = parse(raw, TicketActionRequest, optional=True)
     if action == "call":
-        command = CallTicket(
-            at=now, ticket_id=ticket_id, room=parse(raw, CallRequest, optional=True).room
-        )
+        command = CallTicket(at=now, ticket_id=ticket_id, room=body.room)
     elif action == "requeue":
-        to_end = parse(raw, RequeueRequest, optional=True).to_end
-        command = Requeue(at=now, ticket_id=ticket_id, to_end=to_end)
+        command = Requeue(at=now, ticket_id=ticket_id, to_end=body.to_end)
     elif action in TICKET_ACTIONS:
         simple = {"recall": Recall, "absent": MarkAbsent, "complete": Complete}
         command = (
@@ -232,10 +229,18 @@ async def ticket_action(request: Request) -> Response:
 
 async def staff_view(request: Request) -> Response:
     info, _ = _staff(request)
+    return json_response(views.staff_view(await _load_today(request, info)))
+
+
+async def _load_today(request: Request, info: str) -> QueueState:
+    """The queue as of now: if no command has started today yet, yesterday's tickets are
+    gone already (as the first command will make them), without writing anything."""
     state = await hub_of(request).store.load(info)
     if state is None:
         raise NotFound("no such queue", code="unknown_queue")
-    return json_response(views.staff_view(state))
+    now = time.time()
+    day = calendar.business_day(now, state.config.tz)
+    return rules.evolve(state, DayStarted(at=now, day=day)) if day > state.day else state
 
 
 async def configure(request: Request) -> Response:
@@ -261,7 +266,7 @@ async def configure(request: Request) -> Response:
 
 
 Q = "/v1/queues/{info}"
-ERR_Q = {400: "malformed information number", 404: "unknown_queue"}
+ERR_Q = {400: "malformed information number", 404: "unknown_queue | unknown_ticket"}
 ERR_STAFF = {**ERR_Q, 401: "no or bad token", 403: "not staff of this facility"}
 ROUTES = [
     ApiRoute(
@@ -359,7 +364,8 @@ ROUTES = [
         ticket_action,
         "Act on a ticket: call {room}, recall, absent, requeue {to_end}, complete, cancel",
         auth="staff",
-        body=CallRequest,
+        body=TicketActionRequest,
+        path_enums={"action": TICKET_ACTIONS},
         idempotent=True,
         responses={
             200: "the ticket",

@@ -37,6 +37,8 @@ class ApiRoute:
     responses: dict[int, str] = field(default_factory=dict)
     idempotent: bool = False
     """Takes an Idempotency-Key header."""
+    path_enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Path parameters that take one of a few values."""
 
 
 class JSONBytes(Response):
