@@ -1,4 +1,4 @@
-"""``junban serve | token | user``: the command line, the only place flags meet settings."""
+"""``junban serve | token``: the command line, the only place flags meet settings."""
 
 from __future__ import annotations
 
