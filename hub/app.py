@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -50,6 +52,7 @@ class Hub:
     limiter: RateLimiter
     live: LiveRuntime | None = None
     bridge: Bridge | None = None
+    _day_keeper: asyncio.Task[None] | None = None
 
     async def start_live(self) -> None:
         """Start this process's channel registry and its Redis pub/sub bridge."""
@@ -58,9 +61,24 @@ class Hub:
         await bridge.start()
         self.live = LiveRuntime(channels, self.tokens, self.settings)
         wsprotocol.install(self.live)
+        self._day_keeper = asyncio.create_task(self._keep_days(channels), name="day keeper")
+
+    async def _keep_days(self, channels: ChannelHub) -> None:
+        """Roll the queues this process's clients watch into a new day, so a monitor left
+        on overnight shows today's (empty) queue in the morning, not yesterday's calls."""
+        while True:
+            await asyncio.sleep(self.settings.day_check_s)
+            now = time.time()
+            for info, pub in list(channels.latest.items()):
+                try:
+                    await self.service.roll_day_if_stale(info, pub.data(), now)
+                except (JunbanError, RedisError) as exc:
+                    log.warning("could not start the day on %s: %s", info, exc)
 
     async def stop_live(self) -> None:
         wsprotocol.install(None)
+        if self._day_keeper is not None:
+            self._day_keeper.cancel()
         if self.bridge is not None:
             await self.bridge.stop()
 
@@ -76,7 +94,7 @@ def connect_redis(url: str, pool_size: int = 64) -> aioredis.Redis:
         socket_connect_timeout=5,
         socket_timeout=10,
     )
-    return aioredis.Redis(connection_pool=pool)
+    return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
 def build_hub(settings: Settings) -> Hub:

@@ -59,6 +59,8 @@ class Settings:
     """JUNBAN_WS_PING: server ping interval; no pong within 20 s closes the connection."""
     ws_idle_s: float = 120.0
     """JUNBAN_WS_IDLE: a connection that watches nothing this long is closed."""
+    day_check_s: float = 30.0
+    """JUNBAN_DAY_CHECK: how often a process rolls the queues it serves into a new day."""
     ws_slow_s: float = 10.0
     """JUNBAN_WS_SLOW: a client whose socket stays full this long is closed with 4408."""
 
@@ -94,6 +96,7 @@ class Settings:
             ws_ping_s=float(get("WS_PING") or base.ws_ping_s),
             ws_idle_s=float(get("WS_IDLE") or base.ws_idle_s),
             ws_slow_s=float(get("WS_SLOW") or base.ws_slow_s),
+            day_check_s=float(get("DAY_CHECK") or base.day_check_s),
         )
 
 

@@ -109,6 +109,12 @@ class Command:
 
 
 @dataclass(frozen=True, slots=True)
+class StartDay(Command):
+    """Nothing but the day check every command makes: rolls a queue into a new day that
+    nobody has acted on yet (so monitors stop showing yesterday)."""
+
+
+@dataclass(frozen=True, slots=True)
 class OpenReception(Command):
     pass
 

@@ -49,6 +49,7 @@ from hub.queue.model import (
     Requeue,
     SetMessage,
     SetSuspended,
+    StartDay,
     SuspensionSet,
     Ticket,
     TicketAbsent,
@@ -283,6 +284,7 @@ def _check_lengths(**fields: str) -> None:
 
 
 _DECIDERS: dict[type[Command], Callable[[QueueState, Any], list[Event]]] = {
+    StartDay: lambda state, cmd: [],
     OpenReception: _open_reception,
     CloseReception: _close_reception,
     OpenWeb: _open_web,

@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 
 from hub import metrics
 from hub.errors import JunbanError, NotFound, Unavailable, Unprocessable
-from hub.queue import rules
+from hub.queue import calendar, rules
 from hub.queue.facilities import Facility, FacilityStore
 from hub.queue.model import (
     Command,
@@ -32,6 +32,7 @@ from hub.queue.model import (
     QueueState,
     SetMessage,
     SetSuspended,
+    StartDay,
 )
 from hub.queue.store import QueueStore
 
@@ -340,6 +341,17 @@ class QueueService:
             for event in events:
                 rules.apply_in_place(state, event)
             await self.store.append(state, list(events), 0)
+        return True
+
+    async def roll_day_if_stale(self, info: str, view: dict[str, Any], now: float) -> bool:
+        """Start today on a queue whose public ``view`` still shows an earlier day."""
+        try:
+            today = calendar.business_day(now, view["tz"])
+        except (KeyError, ValueError):
+            return False
+        if today <= view.get("day", ""):
+            return False
+        await self.execute(info, StartDay(at=now), lambda s: None)
         return True
 
     async def set_message(self, facility: Facility, text: str, at: float) -> None:

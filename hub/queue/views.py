@@ -34,6 +34,7 @@ def public_view(s: QueueState) -> dict[str, Any]:
         "v": s.version,
         "epoch": s.epoch,
         "day": s.day,
+        "tz": s.config.tz,
         "open": s.open,
         "web_open": accepting,
         "web_closed_reason": None if accepting else closed_reason,

@@ -6,6 +6,7 @@ import secrets
 import time
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -56,9 +57,12 @@ PATIENT_TOKEN_TTL_S = 36 * 3600
 
 async def get_queue(request: Request) -> Response:
     info, _, _ = info_of(request)
-    found = await hub_of(request).store.load_view(info)
+    hub = hub_of(request)
+    found = await hub.store.load_view(info)
     if found is None:
         raise NotFound("no such queue", code="unknown_queue")
+    if await hub.service.roll_day_if_stale(info, orjson.loads(found[0]), time.time()):
+        found = await hub.store.load_view(info) or found
     view, version = found
     etag = f'"{version}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}

@@ -40,6 +40,7 @@ from hub.queue.model import (
     Requeue,
     SetMessage,
     SetSuspended,
+    StartDay,
     TicketCalled,
     TicketIssued,
     TicketRequeued,
@@ -607,3 +608,18 @@ def test_a_command_stamped_before_midnight_never_rolls_the_day_back() -> None:
     )
     assert state.day == "2025-03-04"
     assert (state.tickets["b"].number, state.tickets["a"].number) == (1, 2)
+
+
+def test_start_day_rolls_only_a_queue_still_on_an_earlier_day() -> None:
+    yesterday = day_at(date(2025, 3, 3), 15)
+    state = decide_all(
+        empty_state(),
+        OpenReception(at=yesterday),
+        IssueTicket(at=yesterday, ticket_id="y", channel="desk"),
+    )
+    morning = day_at(date(2025, 3, 4), 7)
+    events = rules.decide(state, StartDay(at=morning))
+    assert [e.kind for e in events] == ["day_started"]
+    today = rules.evolve_all(state, events)
+    assert (today.day, today.tickets, today.open) == ("2025-03-04", {}, True)
+    assert rules.decide(today, StartDay(at=morning + 60)) == []
