@@ -74,6 +74,8 @@ class Hub:
                     await self.service.roll_day_if_stale(info, pub.data(), now)
                 except (JunbanError, RedisError) as exc:
                     log.warning("could not start the day on %s: %s", info, exc)
+                except Exception:  # keep the keeper alive whatever one queue does
+                    log.exception("could not start the day on %s", info)
 
     async def stop_live(self) -> None:
         wsprotocol.install(None)
