@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing
 import sys
 import time
@@ -21,7 +20,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -35,7 +33,7 @@ from loadtest.loadgen import ClientKind, LoadResult, LoadSpec, QueueTarget
 from loadtest.probes import Probe, Window, batch_histogram, metric_delta, wait_quiet
 from loadtest.stats import latency_summary
 
-RESULTS_DIR = Path(__file__).with_name("results")
+RESULTS_DIR = cli.RESULTS_DIR
 SCENARIOS = ("calibration", "closed", "open", "append", "bursts", "profile")
 START_MARGIN_S = 1.5
 """Between submitting a run and its start: the workers open their connections meanwhile."""
@@ -583,15 +581,7 @@ async def main_async(params: Params, keep_data: bool) -> dict[str, Any]:
 
 
 def _write(results: dict[str, Any]) -> None:
-    RESULTS_DIR.mkdir(exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    json_path = RESULTS_DIR / f"core-{stamp}.json"
-    md_path = RESULTS_DIR / f"core-{stamp}.md"
-    json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    markdown = report.render(results)
-    md_path.write_text(markdown)
-    print(markdown)
-    _log(f"wrote {json_path} and {md_path}")
+    cli.write_results("core", results, report.render, _log)
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespace]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -38,7 +37,7 @@ from loadtest.probes import Probe, Snapshot, wait_quiet
 from loadtest.stats import latency_summary
 from loadtest.wsswarm import Parser, Records, Swarm, SwarmSpec, open_fds, raise_nofile, start_swarm
 
-RESULTS_DIR = Path(__file__).with_name("results")
+RESULTS_DIR = cli.RESULTS_DIR
 SCENARIOS = ("memory", "calibration", "cpu", "keepup", "clinic", "callnext", "peers", "profile")
 DEMO_QUEUE = "1234-01"
 PEER_CHANNEL = "bench:peer:pub"
@@ -678,15 +677,7 @@ async def main_async(params: Params, keep_data: bool) -> Result:
 
 
 def _write(results: Result) -> None:
-    RESULTS_DIR.mkdir(exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    json_path = RESULTS_DIR / f"fanout-{stamp}.json"
-    md_path = RESULTS_DIR / f"fanout-{stamp}.md"
-    json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    markdown = fanout_report.render(results)
-    md_path.write_text(markdown)
-    print(markdown)
-    _log(f"wrote {json_path} and {md_path}")
+    cli.write_results("fanout", results, fanout_report.render, _log)
 
 
 def _ints(text: str) -> tuple[int, ...]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 P = TypeVar("P")
@@ -38,3 +41,24 @@ def run(
     params, args = parse_args(argv)
     results: dict[str, Any] = uvloop.run(main_async(params, args.keep_data))
     return 0 if "error" not in results else 1
+
+
+RESULTS_DIR = Path(__file__).with_name("results")
+
+
+def write_results(
+    name: str,
+    results: dict[str, Any],
+    render: Callable[[dict[str, Any]], str],
+    log: Callable[[str], None],
+) -> None:
+    """``results/<name>-<timestamp>.json`` and ``.md`` (also printed)."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    json_path = RESULTS_DIR / f"{name}-{stamp}.json"
+    md_path = RESULTS_DIR / f"{name}-{stamp}.md"
+    json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    markdown = render(results)
+    md_path.write_text(markdown)
+    print(markdown)
+    log(f"wrote {json_path} and {md_path}")
