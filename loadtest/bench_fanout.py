@@ -7,7 +7,8 @@ lifted), a swarm of raw WebSocket subscribers in worker processes (``wsswarm``),
 views straight to the queues' Redis pub/sub channels (or calls the next patient over HTTP)
 and measures CPU per delivery, whether the subscribers keep up, publish->receive latency,
 call-next->screen latency and memory per idle connection; then the same fan-out through a
-Node ``ws`` broadcaster and a python-socketio server (``peerproc``). Writes
+Node ``ws`` broadcaster, a Node socket.io server and a python-socketio server (``peerproc``),
+with flame graphs of the hub (py-spy). Writes
 ``loadtest/results/fanout-<timestamp>.{json,md}``. See loadtest/README.md.
 """
 
@@ -62,7 +63,8 @@ class Params:
     parser: Parser | None = None
     """None: the cheaper of the two after the calibration."""
     payload_bytes: int = 1000
-    cpu_subs: tuple[int, ...] = (1000, 5000)
+    cpu_subs: tuple[int, ...] = (1000, 2000, 5000, 10000)
+    """Subscriber counts of scenario 1 and of the peers (the plots' x axis)."""
     cpu_rate: float = 10.0
     cpu_s: float = 10.0
     keepup_subs: int = 5000
@@ -78,7 +80,7 @@ class Params:
     idle_conns: tuple[int, ...] = (20000, 50000)
     calibration_subs: int = 1000
     calibration_s: float = 5.0
-    peers: tuple[PeerKind, ...] = ("node-ws", "python-socketio")
+    peers: tuple[PeerKind, ...] = ("node-ws", "node-socketio", "python-socketio")
     profile_s: float = 10.0
     wait_quiet_s: float = 120.0
     retries: int = 1
@@ -520,7 +522,7 @@ class Bench:
                 peer.port,
                 peer.pid,
                 path=peer.path,
-                mode="plain" if kind == "node-ws" else "socketio",
+                mode=peer.mode,
                 protocol=None,
             )
             feed = (await self.demo_feeds())[0]
@@ -695,10 +697,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
     add("--only", help=f"comma-separated subset of {','.join(SCENARIOS)}")
     add("--parser", choices=["raw", "sansio"], help="swarm frame parser (skips the calibration)")
     add("--procs", type=int, help="swarm processes (default 2)")
-    add("--cpu-subs", help="subscriber counts of scenario 1 and the peers (default 1000,5000)")
+    add("--cpu-subs", help="subscribers of scenario 1 and the peers (default 1000,2000,5000,10000)")
     add("--cpu-rate", type=float, help="publications/s of scenario 1 and the peers (default 10)")
     add("--idle-conns", help="connection counts of the memory scenario (default 20000,50000)")
-    add("--peers", help="comma-separated peers (node-ws,python-socketio; empty: none)")
+    add(
+        "--peers", help="comma-separated peers (node-ws,node-socketio,python-socketio; empty: none)"
+    )
     add("--wait-quiet", type=float, help="before each run wait up to N s for an idle machine")
     add("--retries", type=int, help="rerun a run disturbed by other processes up to N times")
     add("--keep-data", action="store_true", help="keep the hub's temp data dir")

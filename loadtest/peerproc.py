@@ -1,8 +1,9 @@
-"""The fan-out peers of bench_fanout: a Node ``ws`` broadcaster and a python-socketio server.
+"""The fan-out peers of bench_fanout: a Node ``ws`` broadcaster, a Node socket.io server and
+a python-socketio server.
 
 Benchmark-only dependencies go to the git-ignored ``loadtest/.peers/`` (``npm install
---prefix .peers/node ws@8 redis@4``; ``pip install --target .peers/py --no-deps
-python-socketio python-engineio bidict``), never into the product's environment. Both
+--prefix .peers/node ws@8 socket.io@4 redis@4``; ``pip install --target .peers/py --no-deps
+python-socketio python-engineio bidict``), never into the product's environment. All three
 servers subscribe to one Redis pub/sub channel of the hub's Valkey and send every message to
 every client (see loadtest/peers/*).
 """
@@ -21,12 +22,13 @@ from typing import Literal
 
 from loadtest.hubproc import free_port
 
-PeerKind = Literal["node-ws", "python-socketio"]
+PeerKind = Literal["node-ws", "node-socketio", "python-socketio"]
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / ".peers"
 NODE_DIR = PEERS / "node"
 PY_DIR = PEERS / "py"
-NODE_PACKAGES = ("ws@8", "redis@4")
+NODE_PACKAGES = ("ws@8", "socket.io@4", "redis@4")
+NODE_SCRIPTS = {"node-ws": "broadcast.js", "node-socketio": "socketio.js"}
 PY_PACKAGES = ("python-socketio", "python-engineio", "bidict")
 
 
@@ -38,8 +40,9 @@ def _run(command: list[str]) -> None:
 
 def install(kind: PeerKind) -> None:
     """Install the peer's dependencies into loadtest/.peers/ (once)."""
-    if kind == "node-ws":
-        if not (NODE_DIR / "node_modules" / "ws").exists():
+    if kind in NODE_SCRIPTS:
+        modules = NODE_DIR / "node_modules"
+        if not all((modules / name.rsplit("@", 1)[0]).exists() for name in NODE_PACKAGES):
             npm = shutil.which("npm")
             if npm is None:
                 raise RuntimeError("npm not found")
@@ -54,10 +57,10 @@ def install(kind: PeerKind) -> None:
 
 def versions(kind: PeerKind) -> dict[str, str]:
     """Versions of what the peer runs on."""
-    if kind == "node-ws":
+    if kind in NODE_SCRIPTS:
         node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
         out = {"node": node.strip()}
-        for name in ("ws", "redis"):
+        for name in ("ws", "socket.io", "redis") if kind == "node-socketio" else ("ws", "redis"):
             package = NODE_DIR / "node_modules" / name / "package.json"
             if package.exists():
                 import json
@@ -89,16 +92,21 @@ class PeerProcess:
         """The WebSocket path the swarm connects to."""
         return "/" if self.kind == "node-ws" else "/socket.io/?EIO=4&transport=websocket"
 
+    @property
+    def mode(self) -> str:
+        """How the swarm talks to it (``wsswarm.Mode``)."""
+        return "plain" if self.kind == "node-ws" else "socketio"
+
     def command(self) -> tuple[list[str], dict[str, str]]:
         env = dict(os.environ)
-        if self.kind == "node-ws":
+        if self.kind in NODE_SCRIPTS:
             env |= {
                 "PORT": str(self.port),
                 "REDIS_SOCK": str(self.redis_socket),
                 "CHANNEL": self.channel,
                 "NODE_PATH": str(NODE_DIR / "node_modules"),
             }
-            return ["node", str(HERE / "peers" / "broadcast.js")], env
+            return ["node", str(HERE / "peers" / NODE_SCRIPTS[self.kind])], env
         env["PYTHONPATH"] = str(PY_DIR)
         script = str(HERE / "peers" / "sio_server.py")
         return [sys.executable, script, str(self.port), str(self.redis_socket), self.channel], env

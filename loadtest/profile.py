@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+import zlib
 from collections import Counter
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +48,60 @@ async def start_py_spy(
 
 
 async def finish_py_spy(proc: asyncio.subprocess.Process, out: Path) -> str:
+    """The collapsed stacks; a flame graph of them is kept next to ``out`` (``.svg``)."""
     _, err = await asyncio.wait_for(proc.communicate(), timeout=120)
     if proc.returncode != 0 or not out.exists():
         raise RuntimeError(f"py-spy failed ({proc.returncode}): {err.decode()[-500:]}")
-    return out.read_text()
+    collapsed = out.read_text()
+    out.with_suffix(".svg").write_text(flame_svg(collapsed, f"hub under py-spy: {out.name}"))
+    return collapsed
+
+
+def flame_svg(collapsed: str, title: str, width: int = 1200, row: int = 16) -> str:
+    """A flame graph (SVG, hover a frame for its name and share) of collapsed stacks
+    (``frame;frame;... count`` lines, py-spy's ``raw`` format): roots at the bottom."""
+    tree: dict[str, Any] = {"n": 0, "kids": {}}
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        node = tree
+        node["n"] += int(count_text)
+        for frame in stack.split(";"):
+            node = node["kids"].setdefault(frame, {"n": 0, "kids": {}})
+            node["n"] += int(count_text)
+    total = max(tree["n"], 1)
+    boxes: list[tuple[int, float, float, str, int]] = []
+
+    def walk(node: dict[str, Any], depth: int, x: float) -> None:
+        for name, kid in sorted(node["kids"].items()):
+            w = kid["n"] / total * width
+            if w >= 0.3:
+                boxes.append((depth, x, w, name, kid["n"]))
+                walk(kid, depth + 1, x)
+            x += w
+
+    walk(tree, 0, 0.0)
+    height = (max((b[0] for b in boxes), default=0) + 3) * row
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        'font-family="monospace" font-size="11">',
+        f'<text x="4" y="12">{escape(title)} ({total} samples)</text>',
+    ]
+    for depth, x, w, name, n in boxes:
+        y = height - (depth + 1) * row
+        hue = 10 + zlib.crc32(name.encode()) % 50
+        label = escape(f"{name} ({100 * n / total:.1f} %)")
+        out.append(
+            f'<g><title>{label}</title><rect x="{x:.1f}" y="{y}" width="{w:.1f}" '
+            f'height="{row - 1}" fill="hsl({hue},85%,60%)"/>'
+        )
+        if w > 40:
+            text = escape(name[: int(w / 7)])
+            out.append(f'<text x="{x + 2:.1f}" y="{y + row - 4}">{text}</text>')
+        out.append("</g>")
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
 
 
 def _frame_name(frame: str) -> tuple[str, str]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import time
@@ -417,7 +418,11 @@ def worker_main(pipe: Pipe, spec: SwarmSpec) -> None:
 class Swarm:
     """``procs`` worker processes sharing ``connections`` subscribers."""
 
-    def __init__(self, spec: SwarmSpec, procs: int) -> None:
+    def __init__(
+        self, spec: SwarmSpec, procs: int, target: Callable[[Pipe, Any], None] | None = None
+    ) -> None:
+        """``target(pipe, part)``: the worker's entry point (default ``worker_main``); ``spec``
+        any frozen dataclass with ``connections`` and ``first``."""
         context = multiprocessing.get_context("spawn")
         total = spec.connections
         self.pipes: list[Pipe] = []
@@ -426,14 +431,16 @@ class Swarm:
         for i in range(procs):
             share = total // procs + (i < total % procs)
             mine, theirs = context.Pipe()
-            part = SwarmSpec(**{**spec.__dict__, "connections": share, "first": first})
+            part = dataclasses.replace(spec, connections=share, first=first)
             first += share
-            proc = context.Process(target=worker_main, args=(theirs, part), daemon=True)
+            proc = context.Process(target=target or worker_main, args=(theirs, part), daemon=True)
             proc.start()
             theirs.close()
             self.pipes.append(mine)
             self.procs.append(proc)
         self.connect: dict[str, Any] = {}
+        self.answers: list[dict[str, Any]] = []
+        """Each worker's own ``ready`` answer."""
 
     @property
     def pids(self) -> list[int]:
@@ -459,7 +466,7 @@ class Swarm:
 
     async def ready(self) -> dict[str, Any]:
         """Wait until every worker connected; connected / failed / seconds / errors."""
-        answers = await self._ask(None, timeout=300.0)
+        answers = self.answers = await self._ask(None, timeout=300.0)
         errors: dict[str, int] = {}
         for answer in answers:
             for code, count in answer["errors"].items():
