@@ -1,10 +1,25 @@
-"""Staff and operator user accounts: names, argon2 password hashes, role and facility."""
+"""Staff and operator user accounts: names, argon2 password hashes, role and facility.
+
+Art. 33 (the customer keeps user ID and password safe and reports theft):
+
+- **Lockout**: ``LoginGuard`` counts failed logins per user name in Redis (the same for
+  names that do not exist, so the answer never tells whether a user exists); at the limit
+  the name is locked (423 ``account_locked``) until the counter's TTL runs out. A success
+  resets the count.
+- **Revocation**: every account has a token version (``jb:users:tv``); login tokens carry it
+  as ``tv``. Revoking ("credentials stolen") or changing the password bumps the version, and
+  every older token stops working. ``TokenVersions`` caches the versions per process for
+  ``CACHE_S`` seconds, so the hot path pays a dict lookup; the revoking process forgets its
+  entry at once, other processes see the change within ``CACHE_S``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, ClassVar, cast
 
 import msgspec
 from argon2 import PasswordHasher
@@ -12,6 +27,36 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
 
 from hub import keys
+from hub.errors import JunbanError, Unprocessable
+
+PASSWORD_MIN = 8
+"""Shortest password accepted (NIST SP 800-63B: at least 8)."""
+PASSWORD_MAX = 200
+
+
+class AccountLocked(JunbanError):
+    """423: too many failed logins for this user name; retry after ``retry_after`` seconds."""
+
+    status, close_code, default_code = 423, 4429, "account_locked"
+
+    def __init__(self, retry_after: float) -> None:
+        minutes = max(1, round(retry_after / 60))
+        super().__init__(
+            f"too many failed logins: this account is locked for about {minutes} min; "
+            "try again later or ask the operator"
+        )
+        self.retry_after = retry_after
+
+
+def check_password_policy(password: str, user: str) -> None:
+    """422 ``weak_password`` unless ``password`` is 8 to 200 characters and not the name."""
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise Unprocessable(
+            f"a password has {PASSWORD_MIN} to {PASSWORD_MAX} characters", code="weak_password"
+        )
+    if password.strip().casefold() == user.strip().casefold():
+        raise Unprocessable("a password may not be the user name", code="weak_password")
+
 
 _hasher = PasswordHasher()
 
@@ -40,6 +85,16 @@ class UserStore:
         created = await self.redis.hsetnx(keys.USERS, name, msgspec.msgpack.encode(user))
         return user if created else None
 
+    async def set_password(self, name: str, password: str) -> User | None:
+        """Store a new hash for ``name`` (None when there is no such user)."""
+        user = await self.get(name)
+        if user is None:
+            return None
+        password_hash = await asyncio.to_thread(_hasher.hash, password)
+        changed = User(user.name, password_hash, user.role, user.facility)
+        await self.redis.hset(keys.USERS, name, msgspec.msgpack.encode(changed))
+        return changed
+
     async def get(self, name: str) -> User | None:
         data = cast(bytes | None, await self.redis.hget(keys.USERS, name))
         return None if data is None else _decoder.decode(data)
@@ -56,3 +111,75 @@ class UserStore:
 
 
 _DUMMY_HASH = _hasher.hash("not a real password")
+
+
+class LoginGuard:
+    """Failed-login counting and lockout, per user name, shared by every process."""
+
+    def __init__(self, redis: Redis, max_failures: int = 5, lock_s: int = 900) -> None:
+        self.redis = redis
+        self.max_failures = max_failures
+        self.lock_s = lock_s
+
+    async def check(self, name: str) -> None:
+        """AccountLocked while ``name`` has ``max_failures`` failures within the lock time."""
+        if self.max_failures <= 0:
+            return
+        key = keys.login_failures(name)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(key)
+            pipe.pttl(key)
+            count, ttl_ms = await pipe.execute()
+        if count is not None and int(count) >= self.max_failures:
+            raise AccountLocked(retry_after=max(1.0, int(ttl_ms) / 1000))
+
+    async def failed(self, name: str) -> int:
+        """Count one failure; each failure keeps the count for ``lock_s`` more seconds."""
+        key = keys.login_failures(name)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self.lock_s)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def succeeded(self, name: str) -> None:
+        await self.redis.delete(keys.login_failures(name))
+
+
+class TokenVersions:
+    """Each account's token version, cached per process for ``CACHE_S`` seconds."""
+
+    CACHE_S: ClassVar[float] = 1.0
+    MAX_CACHED: ClassVar[int] = 50_000
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._cache: dict[str, tuple[float, int]] = {}
+
+    async def current(self, user: str) -> int:
+        now = time.monotonic()
+        hit = self._cache.get(user)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        raw = await self.redis.hget(keys.TOKEN_VERSIONS, user)
+        return self._remember(user, int(raw or 0), now)
+
+    async def many(self, users: Iterable[str]) -> dict[str, int]:
+        """Fresh versions of ``users`` in one round trip (refreshing the cache)."""
+        names = sorted(set(users))
+        if not names:
+            return {}
+        raw: list[Any] = await self.redis.hmget(keys.TOKEN_VERSIONS, names)
+        now = time.monotonic()
+        return {n: self._remember(n, int(v or 0), now) for n, v in zip(names, raw, strict=True)}
+
+    async def bump(self, user: str) -> int:
+        """Revoke every token of ``user`` issued so far; the new version."""
+        version = int(await self.redis.hincrby(keys.TOKEN_VERSIONS, user, 1))
+        return self._remember(user, version, time.monotonic())
+
+    def _remember(self, user: str, version: int, now: float) -> int:
+        if len(self._cache) >= self.MAX_CACHED:
+            self._cache.clear()
+        self._cache[user] = (now + self.CACHE_S, version)
+        return version

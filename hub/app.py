@@ -13,29 +13,42 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from hub.accounts import UserStore
+from hub.accounts import LoginGuard, TokenVersions, UserStore
+from hub.audit import AuditLog
 from hub.auth import Tokens, load_secret
 from hub.channels import wsprotocol
 from hub.channels.bridge import Bridge
 from hub.channels.connection import LiveRuntime
 from hub.channels.hub import ChannelHub
+from hub.contracts.store import ContractStore
+from hub.contracts.sync import FacilitySync
 from hub.errors import JunbanError
 from hub.queue.facilities import FacilityStore
 from hub.queue.service import QueueService
 from hub.queue.store import QueueStore
 from hub.ratelimit import RateLimiter
 from hub.settings import Settings
-from hub.web import facilities, live, ops, queues
+from hub.web import accounts, contracts, facilities, links, live, ops, pages, pairing, queues
+from hub.web.cors import PublicCORS
 from hub.web.openapi import build_openapi
-from hub.web.routing import ApiRoute, json_response
+from hub.web.routing import ApiRoute, json_response, serve
 
 log = logging.getLogger("junban")
 
-API_ROUTES: list[ApiRoute] = [*queues.ROUTES, *live.ROUTES, *facilities.ROUTES]
+API_ROUTES: list[ApiRoute] = [
+    *queues.ROUTES,
+    *live.ROUTES,
+    *facilities.ROUTES,
+    *pairing.ROUTES,
+    *links.ROUTES,
+    *accounts.ROUTES,
+    *contracts.ROUTES,
+]
 
 
 @dataclass
@@ -50,9 +63,16 @@ class Hub:
     users: UserStore
     tokens: Tokens
     limiter: RateLimiter
+    versions: TokenVersions
+    login_guard: LoginGuard
+    audit: AuditLog
+    contracts: ContractStore
+    sync: FacilitySync
     live: LiveRuntime | None = None
     bridge: Bridge | None = None
     _day_keeper: asyncio.Task[None] | None = None
+    _revoker: asyncio.Task[None] | None = None
+    _contract_keeper: asyncio.Task[None] | None = None
 
     async def start_live(self) -> None:
         """Start this process's channel registry and its Redis pub/sub bridge."""
@@ -62,6 +82,31 @@ class Hub:
         self.live = LiveRuntime(channels, self.tokens, self.settings)
         wsprotocol.install(self.live)
         self._day_keeper = asyncio.create_task(self._keep_days(channels), name="day keeper")
+        self._revoker = asyncio.create_task(self._close_revoked(self.live), name="revoker")
+        self._contract_keeper = asyncio.create_task(self._keep_contracts(), name="contracts")
+
+    async def _keep_contracts(self) -> None:
+        """Bring facilities in line with their contracts when a date arrives (a
+        cancellation takes effect, an option ends) or a sync was interrupted."""
+        while True:
+            await asyncio.sleep(self.settings.day_check_s)
+            try:
+                await self.sync.run_due(time.time())
+            except RedisError as exc:
+                log.warning("could not check contracts: %s", exc)
+
+    async def _close_revoked(self, live: LiveRuntime) -> None:
+        """Close this process's WebSockets whose login token was revoked elsewhere (one
+        HMGET every ``revoke_check_s`` while any login-token connection is open)."""
+        while True:
+            await asyncio.sleep(self.settings.revoke_check_s)
+            users = {c.principal.subject for c in live.signed_in if c.principal is not None}
+            if not users:
+                continue
+            try:
+                live.close_revoked(await self.versions.many(users))
+            except RedisError as exc:
+                log.warning("could not check token revocations: %s", exc)
 
     async def _keep_days(self, channels: ChannelHub) -> None:
         """Roll the queues this process's clients watch into a new day, so a monitor left
@@ -79,8 +124,9 @@ class Hub:
 
     async def stop_live(self) -> None:
         wsprotocol.install(None)
-        if self._day_keeper is not None:
-            self._day_keeper.cancel()
+        for task in (self._day_keeper, self._revoker, self._contract_keeper):
+            if task is not None:
+                task.cancel()
         if self.bridge is not None:
             await self.bridge.stop()
 
@@ -109,16 +155,28 @@ def build_hub(settings: Settings) -> Hub:
         idempotency_ttl_s=settings.idempotency_ttl_s,
     )
     facility_store = FacilityStore(client)
+    service = QueueService(store, facility_store)
+    contract_store = ContractStore(client)
     return Hub(
         settings=settings,
         redis=client,
         store=store,
         facilities=facility_store,
-        service=QueueService(store, facility_store),
+        service=service,
         users=UserStore(client),
         tokens=Tokens(load_secret(settings.secret, settings.data_dir)),
         limiter=RateLimiter(client),
+        versions=TokenVersions(client),
+        login_guard=LoginGuard(client, *_lockout(settings.login_lockout)),
+        audit=AuditLog(client, settings.audit_maxlen),
+        contracts=contract_store,
+        sync=FacilitySync(contract_store, facility_store, service),
     )
+
+
+def _lockout(setting: tuple[int, float]) -> tuple[int, int]:
+    failures, seconds = setting
+    return failures, max(1, int(seconds))
 
 
 async def _junban_error(request: Request, exc: Exception) -> Response:
@@ -164,13 +222,14 @@ def create_app(settings: Settings) -> Starlette:
             await hub.stop_live()
             await hub.redis.aclose()
 
-    routes = [Route(r.path, r.endpoint, methods=[r.method]) for r in API_ROUTES]
+    routes: list[BaseRoute] = [Route(r.path, serve(r), methods=[r.method]) for r in API_ROUTES]
     routes += [
         Route("/healthz", ops.healthz),
         Route("/readyz", ops.readyz),
         Route("/metrics", ops.metrics),
         Route("/openapi.json", ops.openapi),
     ]
+    routes += pages.ROUTES
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
@@ -180,6 +239,7 @@ def create_app(settings: Settings) -> Starlette:
             RedisError: _redis_error,
             Exception: _server_error,
         },
+        middleware=[Middleware(PublicCORS)],
     )
     app.state.hub = hub
     app.state.openapi = build_openapi(API_ROUTES, ops.OPS_PATHS)

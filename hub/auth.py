@@ -30,6 +30,10 @@ class Principal:
     info: str | None = None
     ticket: str | None = None
     expires_at: float | None = None
+    token_version: int | None = None
+    """The account's token version when issued (``tv`` claim): a login token of a user
+    account. None for tokens that belong to no account (CLI, patient, monitor): those cannot
+    be revoked one by one (rotate JUNBAN_SECRET or let them expire)."""
 
     def is_staff_of(self, facility: str) -> bool:
         return self.role == "operator" or (self.role == "staff" and self.facility == facility)
@@ -56,7 +60,10 @@ class Tokens:
         ticket: str | None = None,
         ttl_s: int = 8 * 3600,
         now: float | None = None,
+        version: int | None = None,
     ) -> str:
+        """A signed token; ``version`` (the account's token version, see hub.accounts) makes
+        it revocable: it stops working once the account's version moves past it."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         if role != "operator" and facility is None:
@@ -64,7 +71,7 @@ class Tokens:
         issued = int(now if now is not None else time.time())
         claims: dict[str, object] = {"role": role, "sub": subject, "iat": issued}
         claims["exp"] = issued + ttl_s
-        for name, value in (("fac", facility), ("info", info), ("tid", ticket)):
+        for name, value in (("fac", facility), ("info", info), ("tid", ticket), ("tv", version)):
             if value is not None:
                 claims[name] = value
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
@@ -89,11 +96,16 @@ class Tokens:
             info=_opt_str(claims.get("info")),
             ticket=_opt_str(claims.get("tid")),
             expires_at=float(claims["exp"]),
+            token_version=_opt_int(claims.get("tv")),
         )
 
 
 def _opt_str(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _opt_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def require_staff(principal: Principal | None, facility: str) -> Principal:

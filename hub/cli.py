@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import re
 import signal
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -19,6 +25,9 @@ from hub.auth import ROLES, Tokens, load_secret
 from hub.channels.protocol import MAX_FRAME_BYTES
 from hub.embedded_redis import EmbeddedRedis, EmbeddedRedisError, find_server_binary
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.app import Hub
 
 log = logging.getLogger("junban")
 
@@ -49,7 +58,46 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--facility")
     token.add_argument("--ttl", type=parse_ttl, default=8 * 3600)
     token.add_argument("--subject", default="cli")
+    _contracts_parser(commands)
     return parser
+
+
+def _contracts_parser(commands: Any) -> None:
+    """``junban contracts ...``: the operator's contract API over HTTP (a running hub)."""
+    contracts = commands.add_parser("contracts", help="operator: contracts of a running hub")
+    contracts.add_argument("--url", help="the hub (default http://HOST:PORT from JUNBAN_*)")
+    sub = contracts.add_subparsers(dest="action", required=True)
+    listing = sub.add_parser("list", help="every contract")
+    listing.add_argument("--status")
+    listing.add_argument("--facility")
+    sub.add_parser("show", help="one contract").add_argument("id")
+    apply = sub.add_parser("apply", help="record an application")
+    apply.add_argument("--applicant", required=True)
+    apply.add_argument("--items", default="reservation", help="comma separated")
+    apply.add_argument("--options", default="", help="comma separated: emr,phone,api")
+    apply.add_argument("--fee", action="append", default=[], help="part=yen per month")
+    apply.add_argument("--initial-fee", type=int, default=0)
+    apply.add_argument("--minimum-term-months", type=int, default=0)
+    approve = sub.add_parser("approve", help="assign numbers, create the facility")
+    approve.add_argument("id")
+    approve.add_argument("--name", required=True)
+    approve.add_argument("--facility")
+    approve.add_argument("--counter", action="append", default=[], help="01=label")
+    approve.add_argument("--start-date")
+    suspend = sub.add_parser("suspend", help="suspend (Art. 12)")
+    suspend.add_argument("id")
+    suspend.add_argument("--reason", required=True)
+    sub.add_parser("resume", help="resume").add_argument("id")
+    cancel = sub.add_parser("cancel", help="cancel (Art. 15, 16)")
+    cancel.add_argument("id")
+    cancel.add_argument("--by", required=True, choices=("operator", "customer", "interruption"))
+    cancel.add_argument("--on")
+    cancel.add_argument("--designated-month")
+    cancel.add_argument("--interruption")
+    invoice = sub.add_parser("invoice", help="a monthly invoice")
+    invoice.add_argument("id")
+    invoice.add_argument("month", help="YYYY-MM")
+    invoice.add_argument("--csv", action="store_true")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +112,97 @@ def main(argv: list[str] | None = None) -> int:
         settings = replace(settings, data_dir=args.data_dir)
     if args.command == "token":
         return _token(settings, args)
+    if args.command == "contracts":
+        return _contracts(settings, args)
     return _serve(settings, args)
+
+
+def _contract_request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]:
+    """(method, path, body) of one ``junban contracts`` action."""
+    base = "/v1/admin/contracts"
+    one = f"{base}/{getattr(args, 'id', '')}"
+
+    def pairs(items: list[str]) -> dict[str, str]:
+        return dict(item.split("=", 1) for item in items)
+
+    def clean(body: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in body.items() if v is not None}
+
+    if args.action == "list":
+        query = urllib.parse.urlencode(clean({"status": args.status, "facility": args.facility}))
+        return "GET", base + (f"?{query}" if query else ""), None
+    if args.action == "show":
+        return "GET", one, None
+    if args.action == "apply":
+        items, options = args.items.split(","), [o for o in args.options.split(",") if o]
+        fees = {part: int(yen) for part, yen in pairs(args.fee).items()}
+        body = {
+            "applicant": args.applicant,
+            "items": items,
+            "options": options,
+            "fees": {"initial_fee": args.initial_fee, "monthly": fees},
+            "minimum_term_months": args.minimum_term_months,
+        }
+        return "POST", base, body
+    if args.action == "approve":
+        counters = pairs(args.counter) or {"01": ""}
+        body = clean(
+            {
+                "name": args.name,
+                "facility": args.facility,
+                "counters": counters,
+                "start_date": args.start_date,
+            }
+        )
+        return "POST", one + "/approve", body
+    if args.action == "suspend":
+        return "POST", one + "/suspend", {"reason": args.reason}
+    if args.action == "resume":
+        return "POST", one + "/resume", None
+    if args.action == "cancel":
+        body = clean(
+            {
+                "by": args.by,
+                "on": args.on,
+                "designated_month": args.designated_month,
+                "interruption": args.interruption,
+            }
+        )
+        return "POST", one + "/cancel", body
+    suffix = "?format=csv" if args.csv else ""
+    return "GET", f"{one}/invoices/{args.month}{suffix}", None
+
+
+def _contracts(settings: Settings, args: argparse.Namespace) -> int:
+    """Call the running hub's operator API with an operator token signed here."""
+    try:
+        method, path, body = _contract_request(args)
+    except ValueError as exc:
+        print(f"junban contracts: {exc} (use part=yen, 01=label)", file=sys.stderr)
+        return 2
+    base = args.url or settings.public_url or f"http://{settings.host}:{settings.port}"
+    token = Tokens(load_secret(settings.secret, settings.data_dir)).issue(
+        "operator", subject="cli", ttl_s=300
+    )
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        base.rstrip("/") + path,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            text, ok = answer.read().decode(), True
+    except urllib.error.HTTPError as exc:
+        text, ok = exc.read().decode(), False
+    except OSError as exc:
+        print(f"junban contracts: cannot reach {base}: {exc}", file=sys.stderr)
+        return 1
+    if text.lstrip().startswith("{"):
+        text = json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+    print(text, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
 
 
 def _token(settings: Settings, args: argparse.Namespace) -> int:
@@ -135,6 +273,26 @@ def _run_uvicorn(settings: Settings, workers: int) -> None:
     )
 
 
+async def _seed_demo_contract(hub: Hub, now: float) -> None:
+    """An active contract for 1234 with every item and option, started today."""
+    from hub.contracts import lifecycle
+    from hub.contracts.model import OPTIONS, SERVICE_ITEMS, FeePlan
+    from hub.contracts.store import ContractRecord, new_contract_id
+    from hub.contracts.sync import today
+
+    if await hub.contracts.by_facility(DEMO_FACILITY) is not None:
+        return
+    fees = FeePlan(
+        30_000, {"reservation": 9_800, "video": 5_000, "emr": 3_000, "phone": 3_000, "api": 2_000}
+    )
+    day = today(now)
+    applied = lifecycle.apply(new_contract_id(), "Demo Clinic", SERVICE_ITEMS, fees, day, OPTIONS)
+    contract = lifecycle.approve(applied, DEMO_FACILITY, ("01", "02"), day)
+    record = ContractRecord(contract=contract, created_at=datetime.fromtimestamp(now, UTC))
+    if await hub.contracts.create(record, now):
+        await hub.sync.run(record, now)
+
+
 async def _seed_demo(settings: Settings) -> None:
     from hub.app import build_hub
     from hub.queue.facilities import Facility
@@ -154,6 +312,7 @@ async def _seed_demo(settings: Settings) -> None:
             )
             await hub.service.create_facility(facility, QueueConfig(), now)
             await hub.service.set_message(facility, facility.message, now)
+        await _seed_demo_contract(hub, now)
         if await hub.users.get(DEMO_USER) is None:
             await hub.users.add(DEMO_USER, DEMO_PASSWORD, "staff", DEMO_FACILITY)
         for counter in ("01", "02"):

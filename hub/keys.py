@@ -12,6 +12,36 @@ USERS = "jb:users"
 """hash: user name -> msgpack {hash, role, facility}."""
 FACILITIES = "jb:facilities"
 """set of facility numbers."""
+TOKEN_VERSIONS = "jb:users:tv"
+"""hash: user name -> token version (int); a login token carrying an older ``tv`` is revoked."""
+OPERATOR_AUDIT = "jb:audit:ops"
+"""stream: the operator's actions and account events (logins, lockouts), append-only."""
+CONTRACT_IDS = "jb:{contracts}:ids"
+"""set: every contract id. All contract keys share the hash tag ``{contracts}`` so one
+MULTI updates a contract and its indexes on one Redis Cluster shard."""
+CONTRACTS_BY_FACILITY = "jb:{contracts}:fac"
+"""hash: facility number -> id of the contract that covers it (Art. 5: one facility)."""
+CONTRACTS_DUE = "jb:{contracts}:due"
+"""sorted set: contract id scored by the epoch second its facility must next be brought in
+line with it (now after a change; later for a cancellation or discontinuation date)."""
+FACILITY_SEQUENCE = "jb:facilities:seq"
+"""string counter: the last facility number the operator API assigned by itself."""
+
+
+def contract(contract_id: str) -> str:
+    """string: msgpack of one contract record (hub.contracts.store)."""
+    return f"jb:{{contracts}}:c:{contract_id}"
+
+
+def login_failures(user: str) -> str:
+    """string counter: failed logins of one user name (existing or not), TTL = lockout time."""
+    digest = hashlib.sha256(user.encode()).hexdigest()[:32]
+    return f"jb:users:fail:{digest}"
+
+
+def audit(facility_number: str) -> str:
+    """stream: staff and operator actions on one facility, append-only (hub.audit)."""
+    return f"jb:{{{facility_number}}}:audit"
 
 
 def _split(info: str) -> tuple[str, str]:

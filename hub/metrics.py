@@ -22,3 +22,13 @@ COMMAND_SECONDS = Histogram(
 )
 RATE_LIMITED = Counter("junban_rate_limited_total", "Requests refused by a rate limit", ["scope"])
 WS_CLOSES = Counter("junban_ws_closes_total", "WebSocket connections the hub closed", ["code"])
+AUDIT_FAILURES = Counter(
+    "junban_audit_failures_total", "Audit entries that could not be written (logged instead)"
+)
+FACILITY_LIMITED = Counter(
+    "junban_facility_rate_limited_total",
+    "Web tickets refused by a rate limit at a facility with an operator-set limit (Art. 37); "
+    "only such facilities get a label",
+    ["facility"],
+)
+LOGIN_FAILURES = Counter("junban_login_failures_total", "Failed logins", ["outcome"])

@@ -63,6 +63,13 @@ class Settings:
     """JUNBAN_DAY_CHECK: how often a process rolls the queues it serves into a new day."""
     ws_slow_s: float = 10.0
     """JUNBAN_WS_SLOW: a client whose socket stays full this long is closed with 4408."""
+    login_lockout: tuple[int, float] = (5, 900.0)
+    """JUNBAN_LOGIN_LOCKOUT="5/900": failed logins of one user name that lock it, and for how
+    many seconds after the last failure (Art. 33). "0/900" turns the lockout off."""
+    revoke_check_s: float = 2.0
+    """JUNBAN_REVOKE_CHECK: how often a process closes the WebSockets of revoked login tokens."""
+    audit_maxlen: int = 0
+    """JUNBAN_AUDIT_MAXLEN: approximate cap on each audit stream; 0 (default) = keep all."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -97,6 +104,9 @@ class Settings:
             ws_idle_s=float(get("WS_IDLE") or base.ws_idle_s),
             ws_slow_s=float(get("WS_SLOW") or base.ws_slow_s),
             day_check_s=float(get("DAY_CHECK") or base.day_check_s),
+            login_lockout=_rate(get("LOGIN_LOCKOUT")) or base.login_lockout,
+            revoke_check_s=float(get("REVOKE_CHECK") or base.revoke_check_s),
+            audit_maxlen=int(get("AUDIT_MAXLEN") or base.audit_maxlen),
         )
 
 

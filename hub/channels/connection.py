@@ -39,6 +39,22 @@ class LiveRuntime:
     settings: Settings
     per_ip: dict[str, int] = field(default_factory=dict)
     connections: int = 0
+    signed_in: dict[Connection, None] = field(default_factory=dict)
+    """Connections authenticated with a revocable login token (an ordered set)."""
+
+    def close_revoked(self, versions: dict[str, int]) -> int:
+        """Close (4401 ``token_revoked``) each connection whose login token is older than
+        its account's version in ``versions``; how many were closed."""
+        revoked = [
+            conn
+            for conn in self.signed_in
+            if conn.principal is not None
+            and conn.principal.token_version is not None
+            and conn.principal.token_version < versions.get(conn.principal.subject, 0)
+        ]
+        for conn in revoked:
+            conn.close(protocol.BAD_TOKEN, "token_revoked")
+        return len(revoked)
 
 
 class Connection:
@@ -107,6 +123,7 @@ class Connection:
         self.closed = True
         rt = self.rt
         rt.connections -= 1
+        rt.signed_in.pop(self, None)
         left = rt.per_ip.get(self.ip, 1) - 1
         if left > 0:
             rt.per_ip[self.ip] = left
@@ -163,6 +180,10 @@ class Connection:
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
+        if principal.token_version is not None:
+            self.rt.signed_in[self] = None
+        else:
+            self.rt.signed_in.pop(self, None)
         if principal.expires_at is not None:
             loop = asyncio.get_running_loop()
             delay = max(0.0, principal.expires_at - time.time())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import cast
 
 import msgspec
@@ -28,6 +30,25 @@ class Facility:
     suspended_reason: str = ""
     counters: dict[str, str] = field(default_factory=dict)
     """counter number -> label (e.g. "01" -> "内科")."""
+    contract: str = ""
+    """The id of the contract that covers this facility; "" when the operator set it up by
+    hand (admin API, ``--demo`` without contract), which then has every option."""
+    options: tuple[str, ...] | None = None
+    """The options contracted now (``emr``, ``phone``, ``api``); None = all (no contract)."""
+    rate: tuple[int, float] | None = None
+    """Operator-set limit (Art. 37) on web tickets per window; None = JUNBAN_RATE_FACILITY."""
+    rate_ip: tuple[int, float] | None = None
+    """Operator-set limit per client address at this facility; None = JUNBAN_RATE_IP."""
+    notices: tuple[Notice, ...] = ()
+    """Interruptions and discontinuations announced to this facility's patients."""
+
+    def has_option(self, option: str) -> bool:
+        return self.options is None or option in self.options
+
+    def current_notices(self, now: float) -> list[dict[str, object]]:
+        """The notices not yet over at ``now`` (active or upcoming), soonest first."""
+        live = [n for n in self.notices if n.ends_at is None or n.ends_at > now]
+        return [n.public() for n in sorted(live, key=lambda n: n.starts_at)]
 
     def infos(self) -> list[str]:
         return [f"{self.number}-{c}" for c in sorted(self.counters)]
@@ -45,7 +66,37 @@ class Facility:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A notice shown to a facility's patients: an interruption (Art. 13) from ``starts_at``
+    to ``ends_at`` (None: no expected end), or a discontinuation (Art. 14) on ``starts_at``."""
+
+    id: str
+    kind: str
+    starts_at: float
+    ends_at: float | None = None
+    message: str = ""
+    part: str = ""
+    urgent: bool = False
+
+    def public(self) -> dict[str, object]:
+        def iso(t: float | None) -> str | None:
+            return None if t is None else datetime.fromtimestamp(t, UTC).isoformat()
+
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "starts_at": iso(self.starts_at),
+            "ends_at": iso(self.ends_at),
+            "message": self.message,
+            "part": self.part or None,
+            "urgent": self.urgent,
+        }
+
+
 _decoder = msgspec.msgpack.Decoder(Facility)
+CACHE_S = 2.0
+"""How long ``FacilityStore.cached`` trusts a record read by this process."""
 
 
 class FacilityStore:
@@ -53,6 +104,21 @@ class FacilityStore:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self._cache: dict[str, tuple[float, Facility | None]] = {}
+
+    async def cached(self, number: str) -> Facility | None:
+        """The record as read at most ``CACHE_S`` ago by this process (for per-request
+        checks such as the facility's rate limit; a change made in this process shows at
+        once, one made in another within ``CACHE_S``)."""
+        now = time.monotonic()
+        hit = self._cache.get(number)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        record = await self.get(number)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[number] = (now + CACHE_S, record)
+        return record
 
     async def get(self, number: str) -> Facility | None:
         data = cast(bytes | None, await self.redis.get(keys.facility(number)))
@@ -64,6 +130,7 @@ class FacilityStore:
         if not await self.redis.set(keys.facility(facility.number), data, nx=True):
             return False
         await self.redis.sadd(keys.FACILITIES, facility.number)
+        self._cache.pop(facility.number, None)
         return True
 
     async def update(self, number: str, change: Callable[[Facility], Facility]) -> Facility | None:
@@ -81,6 +148,7 @@ class FacilityStore:
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.set(key, msgspec.msgpack.encode(record))
                     await pipe.execute()
+                    self._cache.pop(number, None)
                     return record
                 except WatchError:
                     continue

@@ -40,7 +40,12 @@ def public_view(s: QueueState) -> dict[str, Any]:
         "web_closed_reason": None if accepting else closed_reason,
         "suspended": s.suspended,
         "calling": [
-            {"number": tickets[tid].number, "room": tickets[tid].room} for tid in s.calling
+            {
+                "number": tickets[tid].number,
+                "room": tickets[tid].room,
+                "recalls": tickets[tid].recalls,
+            }
+            for tid in s.calling
         ],
         "waiting": [tickets[tid].number for tid in s.waiting],
         "waiting_count": len(s.waiting),
@@ -70,7 +75,13 @@ def ticket_public(t: Ticket) -> dict[str, Any]:
 
 def ticket_staff(t: Ticket) -> dict[str, Any]:
     """A ticket with the personal data the patient gave: staff of its facility only."""
-    return {**ticket_public(t), "name": t.name, "phone": t.phone, "note": t.note}
+    return {
+        **ticket_public(t),
+        "name": t.name,
+        "phone": t.phone,
+        "note": t.note,
+        "requeued": t.requeued,
+    }
 
 
 def ahead_of(s: QueueState, ticket_id: str) -> int:

@@ -9,21 +9,22 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hub.accounts import check_password_policy
 from hub.auth import require_operator, require_staff
-from hub.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from hub.errors import Conflict, NotFound, Unprocessable
 from hub.queue import calendar
 from hub.queue.facilities import Facility
 from hub.queue.model import QueueConfig
+from hub.web import contracts
 from hub.web.bodies import (
     FacilityRequest,
-    LoginRequest,
     MessageRequest,
     SuspendRequest,
     UserRequest,
     parse,
     read_limited,
 )
-from hub.web.routing import ApiRoute, client_ip, facility_of, hub_of, json_response, principal_of
+from hub.web.routing import ApiRoute, facility_of, hub_of, json_response, principal_of
 
 
 async def _facility(request: Request) -> Facility:
@@ -37,13 +38,15 @@ async def _facility(request: Request) -> Facility:
 async def get_facility(request: Request) -> Response:
     """The partner API: name, address, hours, message and each counter's public view."""
     record = await _facility(request)
+    contracts.require_api_option(request, record)
     store = hub_of(request).store
     queues = []
     for info in record.infos():
         found = await store.load_view(info)
         if found is not None:
             queues.append(orjson.loads(found[0]))
-    return json_response({**record.public(), "queues": queues})
+    notices = record.current_notices(time.time())
+    return json_response({**record.public(), "queues": queues, "notices": notices})
 
 
 async def put_message(request: Request) -> Response:
@@ -56,32 +59,14 @@ async def put_message(request: Request) -> Response:
     return json_response({"facility": record.number, "message": body.text})
 
 
-async def login(request: Request) -> Response:
-    hub = hub_of(request)
-    body = parse(await read_limited(request, hub.settings.max_body_bytes), LoginRequest)
-    await hub.limiter.hit([("login", client_ip(request), (10, 60.0))])
-    user = await hub.users.authenticate(body.user, body.password)
-    if user is None:
-        raise Unauthorized("wrong user or password", code="invalid_credentials")
-    token = hub.tokens.issue(
-        user.role, subject=user.name, facility=user.facility, ttl_s=hub.settings.token_ttl_s
-    )
-    return json_response(
-        {
-            "token": token,
-            "role": user.role,
-            "facility": user.facility,
-            "expires_in": hub.settings.token_ttl_s,
-        }
-    )
-
-
 async def _set_suspended(request: Request, suspended: bool) -> Response:
     require_operator(principal_of(request))
     record = await _facility(request)
     hub = hub_of(request)
     raw = await read_limited(request, hub.settings.max_body_bytes)
     reason = parse(raw, SuspendRequest, optional=True).reason if suspended else ""
+    if record.contract:  # under contract: the contract decides (never two disagreeing states)
+        return await contracts.set_facility_suspended(request, record, suspended, reason)
     updated = await hub.facilities.update(
         record.number, lambda r: replace(r, suspended=suspended, suspended_reason=reason)
     )
@@ -126,6 +111,7 @@ async def create_user(request: Request) -> Response:
     require_operator(principal_of(request))
     hub = hub_of(request)
     body = parse(await read_limited(request, hub.settings.max_body_bytes), UserRequest)
+    check_password_policy(body.password, body.user)
     if body.role == "staff":
         if body.facility is None or await hub.facilities.get(body.facility) is None:
             raise Unprocessable("a staff user needs an existing facility", code="invalid_body")
@@ -156,20 +142,6 @@ ROUTES = [
         body=MessageRequest,
         body_required=True,
         responses={200: "the message", 422: "invalid_body", **ERR_F, **ERR_AUTH},
-    ),
-    ApiRoute(
-        "/v1/auth/login",
-        "POST",
-        login,
-        "Log in with user and password → token",
-        body=LoginRequest,
-        body_required=True,
-        responses={
-            200: "{token}",
-            401: "invalid_credentials",
-            422: "invalid_body",
-            429: "rate_limited",
-        },
     ),
     ApiRoute(
         A,

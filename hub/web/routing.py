@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from redis.exceptions import RedisError
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hub import metrics
+from hub.audit import AuditEntry, AuditLog
 from hub.auth import Principal
-from hub.errors import BadRequest, Unauthorized
+from hub.errors import BadRequest, JunbanError, Unauthorized
 from hub.queue.model import FACILITY_RE, split_info
 from hub.queue.service import Idempotency
 
@@ -56,8 +62,27 @@ def hub_of(request: Request) -> Hub:
     return hub
 
 
+_AUTH = "junban.principal"
+"""scope key: the principal ``authenticate`` found (or the error it would raise)."""
+_AUDIT = "junban.audit"
+"""scope key: what an endpoint says it acted on (``audit_target``)."""
+AUDITED_ROLES = ("staff", "operator")
+log = logging.getLogger("junban")
+
+
 def principal_of(request: Request) -> Principal | None:
-    """The verified bearer token's principal; None without a token; 401 when it is bad."""
+    """The verified bearer token's principal; None without a token; 401 when it is bad or
+    revoked (``authenticate`` checked it already when the route came through ``serve``)."""
+    found = request.scope.get(_AUTH)
+    if isinstance(found, JunbanError):
+        raise found
+    if found is not None:
+        principal: Principal = found
+        return principal
+    return _verify_header(request)
+
+
+def _verify_header(request: Request) -> Principal | None:
     header = request.headers.get("authorization")
     if header is None:
         return None
@@ -105,3 +130,107 @@ def idempotency_of(request: Request, raw_body: bytes) -> Idempotency | None:
 
 def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+async def authenticate(request: Request) -> Principal | None:
+    """Verify the bearer token once per request, including revocation: a login token whose
+    ``tv`` is below its account's token version is 401 ``token_revoked``. A bad token is
+    remembered, not raised: only routes that ask ``principal_of`` refuse it."""
+    try:
+        principal = _verify_header(request)
+        if principal is not None and principal.token_version is not None:
+            current = await hub_of(request).versions.current(principal.subject)
+            if principal.token_version < current:
+                raise Unauthorized("this token was revoked; log in again", code="token_revoked")
+    except JunbanError as exc:
+        request.scope[_AUTH] = exc
+        return None
+    request.scope[_AUTH] = principal
+    return principal
+
+
+def audit_target(request: Request, *, facility: str | None = None, target: str = "") -> None:
+    """Tell the audit log what this request acted on when the path does not say it."""
+    request.scope[_AUDIT] = (facility, target)
+
+
+def serve(route: ApiRoute) -> Endpoint:
+    """The endpoint Starlette runs for ``route``: authenticate (with the revocation check),
+    run the handler, then audit it when a staff or operator token acted (every method but
+    GET, and GET of staff/operator routes, which read personal data or the audit log)."""
+    endpoint = route.endpoint
+    audit_reads = route.auth in AUDITED_ROLES
+
+    async def served(request: Request) -> Response:
+        principal = await authenticate(request)
+        if principal is None or principal.role not in AUDITED_ROLES:
+            return await endpoint(request)
+        if request.method == "GET" and not audit_reads:
+            return await endpoint(request)
+        audit_log = hub_of(request).audit
+        try:
+            response = await endpoint(request)
+        except JunbanError as exc:
+            entry = _entry(request, route, principal, exc.status, exc.code)
+            await _audit_quietly(audit_log, entry)
+            raise
+        except Exception:
+            await _audit_quietly(audit_log, _entry(request, route, principal, 500, "error"))
+            raise
+        entry = _entry(request, route, principal, response.status_code, "ok")
+        response.background = _after(response.background, audit_log, entry)
+        return response
+
+    served.__name__ = endpoint.__name__
+    served.__doc__ = endpoint.__doc__
+    return served
+
+
+def _entry(
+    request: Request, route: ApiRoute, principal: Principal, status: int, outcome: str
+) -> AuditEntry:
+    params = request.path_params
+    facility, target = request.scope.get(_AUDIT, (None, ""))
+    if facility is None:
+        info = params.get("info")
+        parts = split_info(info) if isinstance(info, str) else None
+        number = params.get("facility") if parts is None else parts[0]
+        facility = number if isinstance(number, str) and FACILITY_RE.match(number) else ""
+    if not target:
+        target = " ".join(f"{k}={v}" for k, v in params.items() if k != "facility")
+    return AuditEntry(
+        who=principal.subject,
+        role=principal.role,
+        actor_facility=principal.facility or "",
+        action=f"{route.method} {route.path}",
+        facility=facility or "",
+        target=target,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+        status=status,
+        outcome=outcome,
+        at=time.time(),
+    )
+
+
+def _after(
+    previous: BackgroundTask | None, audit_log: AuditLog, entry: AuditEntry
+) -> BackgroundTask:
+    async def write() -> None:
+        if previous is not None:
+            await previous()
+        await _audit_quietly(audit_log, entry, retries=2)
+
+    return BackgroundTask(write)
+
+
+async def _audit_quietly(audit_log: AuditLog, entry: AuditEntry, retries: int = 0) -> None:
+    """Append ``entry``; a failure is logged and counted, never turned into the answer."""
+    for attempt in range(retries + 1):
+        try:
+            await audit_log.append(entry)
+            return
+        except RedisError as exc:
+            if attempt == retries:
+                metrics.AUDIT_FAILURES.inc()
+                log.error("audit entry lost (%s): %s", exc, entry)

@@ -62,7 +62,9 @@ async def test_a_call_reaches_200_ws_subscribers_and_sse(
         assert called.status_code == 200
         finals = await asyncio.gather(*[c.state(f"queue:{info}") for c in clients])
         assert all(f["v"] == v0 + 1 for f in finals)
-        assert all(f["data"]["calling"] == [{"number": 1, "room": "3"}] for f in finals)
+        assert all(
+            f["data"]["calling"] == [{"number": 1, "room": "3", "recalls": 0}] for f in finals
+        )
         assert len({orjson.dumps(f["data"]) for f in finals}) == 1
         await asyncio.wait_for(sse_task, 10)
         assert sse[-1] == finals[0]["data"]

@@ -50,7 +50,7 @@ def test_acknowledged_tickets_survive_redis_kill_9() -> None:
             after = client.get("/v1/queues/1234-01").json()
             assert after == before
             assert after["last_number"] == max(numbers) == 20
-            assert after["calling"] == [{"number": 1, "room": "1"}]
+            assert after["calling"] == [{"number": 1, "room": "1", "recalls": 0}]
             wait_for(lambda: client.post("/v1/queues/1234-01/tickets").status_code == 201)
             assert client.get("/v1/queues/1234-01").json()["last_number"] == 21
     finally:

@@ -91,7 +91,12 @@ async def test_staff_day_call_recall_absent_requeue_complete(
     assert r.status_code == 200
     assert r.json()["called"]["number"] == 1 and r.json()["called"]["room"] == "2"
     view = (await client.get(f"/v1/queues/{info}")).json()
-    assert view["calling"] == [{"number": 1, "room": "2"}] and view["waiting"] == [2, 3, 4, 5]
+    assert view["calling"] == [{"number": 1, "room": "2", "recalls": 0}] and view["waiting"] == [
+        2,
+        3,
+        4,
+        5,
+    ]
 
     async def act(ticket_id: str, action: str, **body: object) -> httpx.Response:
         return await client.post(

@@ -1,0 +1,22 @@
+# Sourced by scripts/test: make sure a headless Chromium is there for the page tests.
+# Idempotent: does nothing when one is found. Debian's package, since a test tool's own
+# browser download does not work on a closed network. JUNBAN_CHROMIUM overrides the path.
+set -euo pipefail
+if [ -z "${JUNBAN_CHROMIUM:-}" ]; then
+  for candidate in /usr/bin/chromium /usr/bin/chromium-browser /usr/bin/google-chrome; do
+    if [ -x "$candidate" ]; then JUNBAN_CHROMIUM=$candidate; break; fi
+  done
+fi
+# Japanese glyphs for the pages (screenshots show boxes without a CJK font)
+need_fonts=""
+if ! fc-list 2>/dev/null | grep -qi "ipa\|noto sans cjk\|noto serif cjk"; then need_fonts="fonts-ipafont-gothic"; fi
+if [ -z "${JUNBAN_CHROMIUM:-}" ] || [ -n "$need_fonts" ]; then
+  echo "== installing Chromium and a Japanese font (Debian packages) for the page tests"
+  as_root=""
+  if [ "$(id -u)" != 0 ]; then as_root="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $as_root apt-get update -qq >/dev/null || true
+  $as_root apt-get install -y -qq chromium $need_fonts >/dev/null
+  JUNBAN_CHROMIUM=${JUNBAN_CHROMIUM:-/usr/bin/chromium}
+fi
+export JUNBAN_CHROMIUM

@@ -1,0 +1,196 @@
+"""Accounts (Art. 33) against real hub processes: lockout, password change, revocation."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+import httpx
+
+from tests.channels.wsclient import LiveClient
+from tests.conftest import OPERATOR, TOKENS, HubProcess, bearer, staff_headers, start_hub
+
+_ips = itertools.count(1)
+
+
+def own_address() -> dict[str, str]:
+    """A client address of its own (the hub trusts X-Forwarded-For from 127.0.0.1), so the
+    per-address login rate limit of other tests never interferes."""
+    n = next(_ips)
+    return {"X-Forwarded-For": f"198.51.{100 + n // 250}.{n % 250 + 1}"}
+
+
+async def new_user(
+    client: httpx.AsyncClient, facility: str, password: str = "correct horse"
+) -> str:
+    user = f"u{facility}-{next(_ips)}"
+    body = {"user": user, "password": password, "facility": facility}
+    r = await client.post("/v1/admin/users", headers=OPERATOR, json=body)
+    assert r.status_code == 201, r.text
+    return user
+
+
+async def login(
+    client: httpx.AsyncClient, user: str, password: str, me: dict[str, str]
+) -> httpx.Response:
+    return await client.post(
+        "/v1/auth/login", json={"user": user, "password": password}, headers=me
+    )
+
+
+async def test_five_failures_lock_the_name_and_a_success_resets(
+    client: httpx.AsyncClient, facility: str
+) -> None:
+    user = await new_user(client, facility)
+    me = own_address()
+    for _ in range(4):
+        r = await login(client, user, "wrong password", me)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_credentials"
+    assert (await login(client, user, "correct horse", me)).status_code == 200  # resets
+    for _ in range(4):
+        assert (await login(client, user, "wrong password", me)).status_code == 401
+    fifth = await login(client, user, "wrong password", own_address())
+    assert fifth.status_code == 423 and fifth.json()["error"]["code"] == "account_locked"
+    locked = await login(client, user, "correct horse", own_address())
+    assert locked.status_code == 423
+    assert "locked" in locked.json()["error"]["message"]
+    assert 800 <= int(locked.headers["Retry-After"]) <= 900
+
+
+async def test_lockout_does_not_reveal_whether_a_user_exists(
+    client: httpx.AsyncClient, facility: str
+) -> None:
+    real = await new_user(client, facility)
+    ghost = f"nobody-{facility}"
+    answers: dict[str, list[tuple[int, str]]] = {real: [], ghost: []}
+    for name in (real, ghost):
+        me = own_address()
+        for _ in range(6):
+            r = await login(client, name, "wrong password", me)
+            answers[name].append((r.status_code, r.json()["error"]["code"]))
+    assert answers[real] == answers[ghost]
+    assert answers[real][3] == (401, "invalid_credentials")
+    assert answers[real][4:] == [(423, "account_locked")] * 2
+
+
+async def test_a_lock_ends_after_its_time(redis_url: str) -> None:
+    hub = start_hub(redis_url, JUNBAN_LOGIN_LOCKOUT="2/2")
+    try:
+        async with httpx.AsyncClient(base_url=hub.base_url) as client:
+            from tests.conftest import make_facility
+
+            user = await new_user(client, await make_facility(client, open_all=False))
+            me = own_address()
+            assert (await login(client, user, "wrong password", me)).status_code == 401
+            assert (await login(client, user, "wrong password", me)).status_code == 423
+            assert (await login(client, user, "correct horse", me)).status_code == 423
+            await asyncio.sleep(2.2)
+            assert (await login(client, user, "correct horse", me)).status_code == 200
+    finally:
+        hub.stop()
+
+
+async def test_password_change(client: httpx.AsyncClient, facility: str) -> None:
+    user = await new_user(client, facility)
+    me = own_address()
+    old_token = (await login(client, user, "correct horse", me)).json()["token"]
+    url = "/v1/auth/password"
+    wrong = await client.post(url, json={"old": "nope nope", "new": "battery staple"},
+                              headers=bearer(old_token))  # fmt: skip
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_credentials"
+    for weak in ("short", user):
+        r = await client.post(
+            url, json={"old": "correct horse", "new": weak}, headers=bearer(old_token)
+        )
+        assert r.status_code == 422 and r.json()["error"]["code"] == "weak_password", r.text
+    bad = await client.post(url, json={"old": "correct horse"}, headers=bearer(old_token))
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_body"
+    # nothing changed so far: the old password and token still work
+    assert (
+        await client.get(f"/v1/queues/{facility}-01/staff", headers=bearer(old_token))
+    ).status_code == 200
+    ok = await client.post(url, json={"old": "correct horse", "new": "battery staple"},
+                           headers=bearer(old_token))  # fmt: skip
+    assert ok.status_code == 200 and ok.json()["changed"] is True
+    new_token = ok.json()["token"]
+    refused = await client.get(f"/v1/queues/{facility}-01/staff", headers=bearer(old_token))
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "token_revoked"
+    assert (
+        await client.get(f"/v1/queues/{facility}-01/staff", headers=bearer(new_token))
+    ).status_code == 200
+    assert (await login(client, user, "correct horse", me)).status_code == 401
+    assert (await login(client, user, "battery staple", me)).status_code == 200
+
+
+async def test_tokens_without_an_account_cannot_change_or_revoke(
+    client: httpx.AsyncClient, facility: str
+) -> None:
+    cli_token = staff_headers(facility)  # like `junban token`: no tv claim, no account
+    for path, body in (
+        ("/v1/auth/password", {"old": "a", "new": "bbbbbbbbbb"}),
+        ("/v1/auth/revoke", None),
+    ):
+        r = await client.post(path, json=body, headers=cli_token)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "no_account", r.text
+    assert (await client.post("/v1/auth/revoke")).status_code == 401
+    unknown = await client.post("/v1/admin/users/nobody-at-all/revoke", headers=OPERATOR)
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_user"
+    assert (await client.post("/v1/admin/users/x/revoke", headers=cli_token)).status_code == 403
+    # the account-less token goes on working
+    assert (
+        await client.get(f"/v1/queues/{facility}-01/staff", headers=cli_token)
+    ).status_code == 200
+
+
+async def test_revoke_kills_the_token_on_http_and_its_websocket(
+    client: httpx.AsyncClient, hub: HubProcess, facility: str
+) -> None:
+    user = await new_user(client, facility)
+    token = (await login(client, user, "correct horse", own_address())).json()["token"]
+    other = (await login(client, user, "correct horse", own_address())).json()["token"]
+    live = await LiveClient.open(hub.base_url, token=token)
+    await live.sub(f"staff:{facility}-01")
+    assert (await live.state(f"staff:{facility}-01"))["data"]["info"] == f"{facility}-01"
+    started = time.monotonic()
+    r = await client.post(f"/v1/admin/users/{user}/revoke", headers=OPERATOR)
+    assert r.status_code == 200 and r.json()["revoked"] is True
+    assert await live.closed_with(timeout=5) == 4401
+    assert live.ws.close_reason == "token_revoked"
+    assert time.monotonic() - started < 5
+    for old in (token, other):
+        refused = await client.get(f"/v1/queues/{facility}-01/staff", headers=bearer(old))
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "token_revoked"
+    fresh = (await login(client, user, "correct horse", own_address())).json()["token"]
+    assert (
+        await client.get(f"/v1/queues/{facility}-01/staff", headers=bearer(fresh))
+    ).status_code == 200
+
+
+async def test_self_revoke_reaches_another_process_within_seconds(
+    client: httpx.AsyncClient, redis_url: str, facility: str
+) -> None:
+    second = start_hub(redis_url)
+    try:
+        user = await new_user(client, facility)
+        token = (await login(client, user, "correct horse", own_address())).json()["token"]
+        live = await LiveClient.open(second.base_url, token=token)
+        await live.sub(f"staff:{facility}-01")
+        await live.state(f"staff:{facility}-01")
+        async with httpx.AsyncClient(base_url=second.base_url) as there:
+            assert (
+                await there.get(f"/v1/queues/{facility}-01/staff", headers=bearer(token))
+            ).status_code == 200
+            r = await client.post("/v1/auth/revoke", headers=bearer(token))  # on the first hub
+            assert r.status_code == 200
+            assert await live.closed_with(timeout=5) == 4401
+            await asyncio.sleep(1.1)  # the other process's version cache lives 1 s
+            refused = await there.get(f"/v1/queues/{facility}-01/staff", headers=bearer(token))
+            assert refused.status_code == 401 and refused.json()["error"]["code"] == "token_revoked"
+    finally:
+        second.stop()
+
+
+def test_cli_style_tokens_carry_no_version() -> None:
+    assert TOKENS.verify(TOKENS.issue("operator")).token_version is None
+    assert TOKENS.verify(TOKENS.issue("staff", facility="1", version=3)).token_version == 3

@@ -1,0 +1,124 @@
+"""Pairing a waiting-room monitor with a one-time code (hub/web/pairing.py), over real HTTP."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import httpx
+
+from hub.web.pairing import MONITOR_TOKEN_TTL_S
+from tests.conftest import OPERATOR, TOKENS, bearer, make_facility, staff_headers
+
+_addresses = itertools.count(random.randint(1, 200) * 250)
+
+
+def address() -> dict[str, str]:
+    """A client address of its own (the test client is a trusted proxy), so the claim rate
+    limit of one test never spends another's."""
+    n = next(_addresses)
+    return {"X-Forwarded-For": f"10.{n // 62500 % 250}.{n // 250 % 250}.{n % 250 + 1}"}
+
+
+async def new_code(client: httpx.AsyncClient, facility: str) -> str:
+    r = await client.post(
+        f"/v1/facilities/{facility}/monitor-pairings", headers=staff_headers(facility)
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["facility"] == facility and body["expires_in"] == 600
+    code: str = body["code"]
+    assert len(code) == 6 and code.isdigit()
+    return code
+
+
+async def test_code_pairs_a_monitor_once(client: httpx.AsyncClient, facility: str) -> None:
+    """Staff get a 6-digit code; claiming it yields a monitor token of that facility; a second
+    claim of the same code is refused with 404 unknown_pairing_code."""
+    code = await new_code(client, facility)
+    me = address()
+    r = await client.post(f"/v1/monitor-pairings/{code}/claim", headers=me)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["role"] == "monitor" and body["facility"] == facility
+    assert body["expires_in"] == MONITOR_TOKEN_TTL_S
+    principal = TOKENS.verify(body["token"])
+    assert (principal.role, principal.facility) == ("monitor", facility)
+    again = await client.post(f"/v1/monitor-pairings/{code}/claim", headers=me)
+    assert again.status_code == 404
+    assert again.json()["error"]["code"] == "unknown_pairing_code"
+
+
+async def test_each_code_is_fresh(client: httpx.AsyncClient, facility: str) -> None:
+    codes = {await new_code(client, facility) for _ in range(5)}
+    assert len(codes) == 5
+
+
+async def test_monitor_token_watches_but_cannot_act(
+    client: httpx.AsyncClient, facility: str
+) -> None:
+    """The monitor token is not a staff token: no staff view, no call-next."""
+    code = await new_code(client, facility)
+    token = (await client.post(f"/v1/monitor-pairings/{code}/claim", headers=address())).json()[
+        "token"
+    ]
+    info = f"{facility}-01"
+    staff = await client.get(f"/v1/queues/{info}/staff", headers=bearer(token))
+    assert staff.status_code == 403
+    call = await client.post(f"/v1/queues/{info}/call-next", headers=bearer(token))
+    assert call.status_code == 403
+    other = await client.post(f"/v1/facilities/{facility}/monitor-pairings", headers=bearer(token))
+    assert other.status_code == 403
+
+
+async def test_creating_a_code_needs_staff_of_that_facility(
+    client: httpx.AsyncClient, facility: str
+) -> None:
+    url = f"/v1/facilities/{facility}/monitor-pairings"
+    anonymous = await client.post(url)
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "unauthorized"
+    other = await make_facility(client, ("01",), open_all=False)
+    foreign = await client.post(url, headers=staff_headers(other))
+    assert foreign.status_code == 403
+    bad = await client.post(url, headers={"Authorization": "Bearer not-a-jwt"})
+    assert bad.status_code == 401 and bad.json()["error"]["code"] == "invalid_token"
+    operator = await client.post(url, headers=OPERATOR)
+    assert operator.status_code == 201
+
+
+async def test_bad_facility_and_bad_code_are_clear_errors(client: httpx.AsyncClient) -> None:
+    missing = await client.post("/v1/facilities/99999999/monitor-pairings", headers=OPERATOR)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "unknown_facility"
+    malformed = await client.post("/v1/facilities/12x/monitor-pairings", headers=OPERATOR)
+    assert malformed.status_code == 400
+    assert malformed.json()["error"]["code"] == "invalid_facility"
+    me = address()
+    for code in ("12345", "1234567", "abcdef", "12 456", "１２３４５６"):
+        r = await client.post(f"/v1/monitor-pairings/{code}/claim", headers=me)
+        assert r.status_code == 400, (code, r.text)
+        assert r.json()["error"]["code"] == "invalid_code"
+    get = await client.get("/v1/monitor-pairings/123456/claim")
+    assert get.status_code == 405
+
+
+async def test_claims_are_rate_limited_per_address(
+    client: httpx.AsyncClient, facility: str
+) -> None:
+    """Guessing codes from one address stops after 10 tries a minute (429, Retry-After);
+    a real code still works from another address, and a refused claim does not spend it."""
+    code = await new_code(client, facility)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    guesser = address()
+    statuses = [
+        (await client.post(f"/v1/monitor-pairings/{wrong}/claim", headers=guesser)).status_code
+        for _ in range(10)
+    ]
+    assert set(statuses) == {404}
+    limited = await client.post(f"/v1/monitor-pairings/{code}/claim", headers=guesser)
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "rate_limited"
+    assert int(limited.headers["retry-after"]) >= 1
+    ok = await client.post(f"/v1/monitor-pairings/{code}/claim", headers=address())
+    assert ok.status_code == 200 and ok.json()["facility"] == facility
