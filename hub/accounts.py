@@ -5,7 +5,9 @@ Art. 33 (the customer keeps user ID and password safe and reports theft):
 - **Lockout**: ``LoginGuard`` counts failed logins per user name in Redis (the same for
   names that do not exist, so the answer never tells whether a user exists); at the limit
   the name is locked (423 ``account_locked``) until the counter's TTL runs out. A success
-  resets the count.
+  resets the count. Each attempt *reserves* its count atomically before the password is
+  checked (``LoginGuard.reserve``), so a parallel burst gets at most ``max_failures``
+  password checks, not one per request.
 - **Revocation**: every account has a token version (``jb:users:tv``); login tokens carry it
   as ``tv``. Revoking ("credentials stolen") or changing the password bumps the version, and
   every older token stops working. ``TokenVersions`` caches the versions per process for
@@ -19,6 +21,7 @@ import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any, ClassVar, cast
 
 import msgspec
@@ -120,27 +123,26 @@ class LoginGuard:
         self.redis = redis
         self.max_failures = max_failures
         self.lock_s = lock_s
+        script = resources.files("hub").joinpath("lua/login_attempt.lua").read_text()
+        self._reserve = redis.register_script(script)
 
-    async def check(self, name: str) -> None:
-        """AccountLocked while ``name`` has ``max_failures`` failures within the lock time."""
+    async def reserve(self, name: str) -> int:
+        """Count this attempt as a failure *before* the password is checked, atomically;
+        the attempt's number. AccountLocked (nothing counted) when ``name`` has
+        ``max_failures`` already. Call ``succeeded`` when the password was right; a wrong
+        one stays counted, keeping the count ``lock_s`` seconds more."""
         if self.max_failures <= 0:
-            return
-        key = keys.login_failures(name)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(key)
-            pipe.pttl(key)
-            count, ttl_ms = await pipe.execute()
-        if count is not None and int(count) >= self.max_failures:
-            raise AccountLocked(retry_after=max(1.0, int(ttl_ms) / 1000))
+            return 0
+        allowed, value = await self._reserve(
+            keys=[keys.login_failures(name)], args=[self.max_failures, self.lock_s * 1000]
+        )
+        if not int(allowed):
+            raise AccountLocked(retry_after=max(1.0, int(value) / 1000))
+        return int(value)
 
-    async def failed(self, name: str) -> int:
-        """Count one failure; each failure keeps the count for ``lock_s`` more seconds."""
-        key = keys.login_failures(name)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, self.lock_s)
-            count, _ = await pipe.execute()
-        return int(count)
+    def locks_at(self, attempt: int) -> bool:
+        """Does a wrong password on reserved ``attempt`` lock the name?"""
+        return 0 < self.max_failures <= attempt
 
     async def succeeded(self, name: str) -> None:
         await self.redis.delete(keys.login_failures(name))
@@ -155,6 +157,11 @@ class TokenVersions:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._cache: dict[str, tuple[float, int]] = {}
+
+    def cached(self, user: str) -> int | None:
+        """The version as cached (less than ``CACHE_S`` old), or None: no Redis call."""
+        hit = self._cache.get(user)
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
     async def current(self, user: str) -> int:
         now = time.monotonic()

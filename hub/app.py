@@ -79,7 +79,7 @@ class Hub:
         channels = ChannelHub()
         self.bridge = bridge = Bridge(self.redis, channels, self.facilities, self.store)
         await bridge.start()
-        self.live = LiveRuntime(channels, self.tokens, self.settings)
+        self.live = LiveRuntime(channels, self.tokens, self.settings, versions=self.versions)
         wsprotocol.install(self.live)
         self._day_keeper = asyncio.create_task(self._keep_days(channels), name="day keeper")
         self._revoker = asyncio.create_task(self._close_revoked(self.live), name="revoker")
@@ -94,6 +94,8 @@ class Hub:
                 await self.sync.run_due(time.time())
             except RedisError as exc:
                 log.warning("could not check contracts: %s", exc)
+            except Exception:  # keep the keeper alive whatever one round does
+                log.exception("could not check contracts")
 
     async def _close_revoked(self, live: LiveRuntime) -> None:
         """Close this process's WebSockets whose login token was revoked elsewhere (one
@@ -107,6 +109,8 @@ class Hub:
                 live.close_revoked(await self.versions.many(users))
             except RedisError as exc:
                 log.warning("could not check token revocations: %s", exc)
+            except Exception:  # keep the revoker alive whatever one round does
+                log.exception("could not check token revocations")
 
     async def _keep_days(self, channels: ChannelHub) -> None:
         """Roll the queues this process's clients watch into a new day, so a monitor left

@@ -22,10 +22,12 @@ from hub.queue.model import (
     Configure,
     IssueTicket,
     MarkAbsent,
+    Notice,
     QueueConfig,
     Recall,
     Requeue,
     SetMessage,
+    SetNotices,
     SetSuspended,
 )
 
@@ -261,6 +263,26 @@ def cancels() -> st.SearchStrategy[Cancel]:
 
 def set_messages() -> st.SearchStrategy[SetMessage]:
     return st.builds(SetMessage, at=st.just(0.0), text=messages())
+
+
+def notices() -> st.SearchStrategy[Notice]:
+    """Operator notices; one in five has a message over the 500-character limit."""
+    text = st.one_of(messages(), messages(), messages(), messages(), st.just("x" * 501))
+    return st.builds(
+        Notice,
+        id=st.sampled_from(["n1", "n2", "n3"]),
+        kind=st.sampled_from(["interruption", "discontinuation"]),
+        starts_at=st.floats(0, 2e9),
+        ends_at=st.one_of(st.none(), st.floats(0, 2e9)),
+        message=text,
+        urgent=st.booleans(),
+    )
+
+
+def set_notices() -> st.SearchStrategy[SetNotices]:
+    return st.builds(
+        SetNotices, at=st.just(0.0), notices=st.lists(notices(), max_size=3).map(tuple)
+    )
 
 
 def set_suspendeds() -> st.SearchStrategy[SetSuspended]:

@@ -24,7 +24,7 @@ const DEFAULTS = {
   restartAttempt: 2, // after close 1012 the first delay is drawn from [0, base * 2^2) = [0, 4 s)
   rateLimitFloor: 5000, // after 4429: 5 s + a backoff delay
   rateLimitAttempt: 3,
-  authBackoff: { base: 30000, cap: 300000 }, // after 4401/4403/4400: 30 s + [0, 30 s·2^n ≤ 5 min)
+  authBackoff: { base: 30000, cap: 300000 }, // after 4403/4400: 30 s + [0, 30 s·2^n ≤ 5 min)
   pingInterval: 25000, // an app-level {"op": "ping"} this often
   pongTimeout: 10000, // no frame at all this long after a ping: the link is dead
   openTimeout: 10000, // a WebSocket still connecting after this is given up
@@ -35,6 +35,7 @@ const DEFAULTS = {
   pollErrorDelay: 60000, // after 401/403/404 on a poll
   sseBackoff: { base: 1000, cap: 30000 },
   hiddenGrace: 60000, // tab hidden this long: close everything until it is visible again
+  // (Infinity: never; the patient's ticket page keeps its channel to alert in a pocket)
 };
 
 /** Full jitter: a delay drawn uniformly from [0, min(cap, base · 2^attempt)). */
@@ -299,6 +300,7 @@ export class JunbanClient {
 
   _start() {
     if (this._closed || this._paused || this._subs.size === 0) return;
+    this._authWait = false;
     if (this._allows("ws") && !this._wsBlocked) this._connectWs();
     else if (this._canFallBack()) this._startFallback();
   }
@@ -313,14 +315,14 @@ export class JunbanClient {
   // ---- WebSocket --------------------------------------------------------------------------
 
   _wsUrl() {
+    // The token never goes into the URL (proxy and access logs keep URLs): it is the first
+    // frame on the open socket, `{"op": "auth"}`, which the hub handles before the `sub`s.
     const root = this._base || (globalThis.location ? globalThis.location.origin : "");
-    const url = root.replace(/^http/, "ws") + "/v1/ws";
-    return this._token ? `${url}?token=${encodeURIComponent(this._token)}` : url;
+    return root.replace(/^http/, "ws") + "/v1/ws";
   }
 
   _connectWs() {
     let ws;
-    const token = this._token;
     try {
       ws = new this._WS(this._wsUrl(), "junban.json");
     } catch (err) {
@@ -342,7 +344,7 @@ export class JunbanClient {
       this._probeAttempt = 0;
       if (this._mode === "fallback") this._stopFallback();
       this._mode = "ws";
-      if (this._token && this._token !== token) this._send({ op: "auth", token: this._token });
+      if (this._token) this._send({ op: "auth", token: this._token });
       for (const sub of this._subs.values()) this._sendSub(sub);
       this._schedulePing();
       this._setStatus(true, "ws");
@@ -442,8 +444,8 @@ export class JunbanClient {
     }
     this._mode = null;
     this._setStatus(false, null);
-    if (this._hidden()) {
-      this._pause();
+    if (this._hidden() && Number.isFinite(this.options.hiddenGrace)) {
+      this._pause(); // a link lost while hidden is retried when the tab is visible again
       return;
     }
     if (!wasOpen && code !== CLOSE_BAD_TOKEN && code !== CLOSE_RATE_LIMITED) {
@@ -459,12 +461,26 @@ export class JunbanClient {
     const o = this.options;
     const random = this._random;
     let delay;
-    if (code === CLOSE_BAD_TOKEN || code === CLOSE_FORBIDDEN || code === CLOSE_MALFORMED) {
-      // 4401's reason is the error code (e.g. token_expired); the others' is a sentence
+    if (code === CLOSE_BAD_TOKEN && this._token !== null) {
+      // The token is bad, expired or revoked (the reason is the error code, e.g.
+      // token_expired). It is dropped before anyone is told, so a listener may setToken() a
+      // new one; without one the client reconnects anonymously after the usual backoff:
+      // public channels keep working, private ones get `unauthorized` error frames.
+      this._token = null;
+      this._error(reason || "unauthorized", null, `connection closed (${code}${reason ? ": " + reason : ""})`);
+      if (this._closed || this._mode !== null || this._timers.reconnect) return; // a listener acted
+      delay = backoffDelay(this._attempt++, { ...o.backoff, random });
+    } else if (code === CLOSE_BAD_TOKEN || code === CLOSE_FORBIDDEN || code === CLOSE_MALFORMED) {
       const what = code === CLOSE_BAD_TOKEN ? reason || "unauthorized" : code === CLOSE_FORBIDDEN ? "forbidden" : "malformed";
       this._error(what, null, `connection closed (${code}${reason ? ": " + reason : ""})`);
+      if (this._closed || this._mode !== null || this._timers.reconnect) return;
       this._authWait = code !== CLOSE_MALFORMED;
       delay = o.authBackoff.base + backoffDelay(this._authAttempt++, { ...o.authBackoff, random });
+    } else if (code === CLOSE_GOING_AWAY && [...this._subs.values()].every((sub) => sub.error)) {
+      // idle close, and the hub refused every channel (no token for them): reconnecting
+      // would only be refused again. Wait for setToken() or a new subscribe().
+      this._authWait = true;
+      return;
     } else if (code === CLOSE_RATE_LIMITED) {
       this._attempt = Math.max(this._attempt, o.rateLimitAttempt);
       delay = o.rateLimitFloor + backoffDelay(this._attempt++, { ...o.backoff, random });
@@ -614,7 +630,10 @@ export class JunbanClient {
     let path;
     if (p.kind === "queue") {
       path = `/v1/queues/${encodeURIComponent(p.info)}`;
-      if (entry.etag) headers["If-None-Match"] = entry.etag;
+      // `"epoch.v"` of the state held: revalidates only within the same epoch (see hub/web/queues.py)
+      const held = sub.known.get("");
+      if (held) headers["If-None-Match"] = `"${held.epoch}.${held.v}"`;
+      else if (entry.etag) headers["If-None-Match"] = entry.etag;
     } else if (p.kind === "facility") {
       path = `/v1/facilities/${encodeURIComponent(p.facility)}`;
     } else if (p.kind === "ticket") {
@@ -687,8 +706,9 @@ export class JunbanClient {
   _visibilityChanged() {
     if (this._closed) return;
     if (this._hidden()) {
-      if (!this._paused && this._timers.hidden == null) {
-        this._arm("hidden", this.options.hiddenGrace, () => {
+      const grace = this.options.hiddenGrace;
+      if (!this._paused && this._timers.hidden == null && Number.isFinite(grace)) {
+        this._arm("hidden", grace, () => {
           if (this._hidden()) this._pause();
         });
       }

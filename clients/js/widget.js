@@ -11,11 +11,13 @@
       open: "受付中", closed: "受付停止中", waiting: "お待ちの方", calling: "呼び出し中",
       wait: "待ち時間の目安", min: "約{n}分", people: "{n}人", none: "—", take: "Web受付・待ち状況",
       address: "住所", hours: "診療時間", live: "リアルタイム", offline: "更新停止中",
+      stop: "サービス一時停止", end: "サービス終了",
     },
     en: {
       open: "Open", closed: "Closed", waiting: "Waiting", calling: "Now calling",
       wait: "Estimated wait", min: "~{n} min", people: "{n}", none: "—", take: "Join the queue online",
       address: "Address", hours: "Hours", live: "Live", offline: "Not updating",
+      stop: "Service pause", end: "Service ends",
     },
   };
   var CSS =
@@ -31,6 +33,7 @@
     "dt{font-size:12px;color:#4d5a55}dd{margin:0;font-size:22px;font-weight:800;font-variant-numeric:tabular-nums}" +
     ".m{margin:0 0 10px;padding:8px 12px;border-left:4px solid #0b6e4f;background:#e3f1eb;border-radius:4px;white-space:pre-line}" +
     ".i{margin:0;font-size:13px;color:#4d5a55}" +
+    ".n{margin:0 0 10px;padding:8px 12px;border:1px solid #d9b44a;background:#fff8e1;color:#4a3500;border-radius:8px;font-size:13px}" +
     "a{display:flex;align-items:center;justify-content:center;min-height:44px;margin-top:12px;border-radius:8px;" +
     "background:#0b6e4f;color:#fff;font-weight:700;text-decoration:none}" +
     "a:focus-visible{outline:3px solid #1d4ed8;outline-offset:2px}" +
@@ -78,6 +81,8 @@
       return el(d, "dd", null, s.none);
     }
     var waiting = stat(s.waiting), calling = stat(s.calling), wait = stat(s.wait);
+    var notes = el(card, "div");
+    notes.setAttribute("role", "status");
     var msg = el(card, "p", "m");
     msg.hidden = true;
     var addr = el(card, "p", "i");
@@ -88,20 +93,34 @@
     link.rel = "noopener";
     var net = el(card, "p", "s", s.live);
 
+    // text is written only when it changes: the stats and notices are live regions
+    function put(e, text) { if (e.textContent !== text) e.textContent = text; }
+
     function online(ok) {
-      net.textContent = ok ? s.live : s.offline;
+      put(net, ok ? s.live : s.offline);
       net.className = ok ? "s" : "s off";
     }
 
     function render(q) {
       var open = q.open && !q.suspended;
-      pill.textContent = open ? s.open : s.closed;
+      put(pill, open ? s.open : s.closed);
       pill.className = open ? "p" : "p off";
-      waiting.textContent = fmt("people", q.waiting_count);
-      calling.textContent = q.calling.length ? q.calling.map(function (c) { return c.number; }).join(" ") : s.none;
-      wait.textContent = fmt("min", Math.round(q.waiting_count * q.minutes_per_patient));
-      msg.textContent = q.message || "";
+      put(waiting, fmt("people", q.waiting_count));
+      put(calling, q.calling.length ? q.calling.map(function (c) { return c.number; }).join(" ") : s.none);
+      put(wait, fmt("min", Math.round(q.waiting_count * q.minutes_per_patient)));
+      put(msg, q.message || "");
       msg.hidden = !q.message;
+      var texts = [];
+      (q.notices || []).forEach(function (n) {
+        if (n.ends_at && Date.parse(n.ends_at) < Date.now()) return;
+        var when = new Date(n.starts_at).toLocaleString(lang, { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", timeZone: q.tz });
+        texts.push((n.kind === "discontinuation" ? s.end : s.stop) + " " + when + "〜 " + (n.message || ""));
+      });
+      if (notes.getAttribute("data-t") !== texts.join("\n")) {
+        notes.setAttribute("data-t", texts.join("\n"));
+        notes.textContent = "";
+        texts.forEach(function (text) { el(notes, "p", "n", text); });
+      }
       host.setAttribute("data-v", q.v);
     }
 
@@ -130,17 +149,30 @@
       addr.textContent = f.address ? s.address + ": " + f.address : "";
       hours.textContent = f.hours ? s.hours + ": " + f.hours : "";
       (f.queues || []).forEach(function (q) { if (q.info === info) accept(q); });
-    }, function () { online(false); });
-
-    if (!window.EventSource) return poll();
-    var es = new EventSource(base + "/v1/queues/" + info + "/events");
-    es.addEventListener("state", function (e) {
-      try { accept(JSON.parse(e.data)); online(true); } catch (err) { /* a bad frame: skip */ }
+      live();
+    }, function (err) {
+      // 403 option_not_contracted (no API option) or 404: this widget shows nothing
+      if (err.message === "403" || err.message === "404") host.remove();
+      else { online(false); live(); }
     });
-    es.onerror = function () {
-      online(false);
-      if (es.readyState === 2) poll(); // closed for good (an error status): poll instead
-    };
+    // SSE. On an error the stream is closed and reopened after a jittered backoff (not the
+    // EventSource's own fixed retry, which brings every widget back in the same second);
+    // a stream that never opened twice in a row gives way to polling.
+    var tries = 0, opened = false;
+    function live() {
+      if (!window.EventSource) return poll();
+      var es = new EventSource(base + "/v1/queues/" + info + "/events");
+      es.addEventListener("state", function (e) {
+        try { accept(JSON.parse(e.data)); online(true); } catch (err) { /* a bad frame: skip */ }
+      });
+      es.onopen = function () { opened = true; tries = 0; };
+      es.onerror = function () {
+        es.close();
+        online(false);
+        if (++tries >= 2 && !opened) return poll();
+        setTimeout(live, Math.random() * Math.min(60000, 1000 * Math.pow(2, tries)));
+      };
+    }
   }
 
   if (document.currentScript) mount(document.currentScript);

@@ -3,14 +3,21 @@
 Output is conflating: while the socket is full (the transport paused writing), a new state
 for a channel replaces the one waiting, so a slow client gets the newest state, never a
 backlog; a client whose socket stays full ``ws_slow_s`` is closed with 4408.
+
+A login token (one with a token version, ``tv``) is checked against its account's current
+version before it counts (``?token=`` at the upgrade, or an ``auth`` frame): a revoked one
+closes the socket with 4401 ``token_revoked``. The check is a dict lookup when this process
+knows the version (``TokenVersions.cached``), else one HGET; meanwhile the client's frames
+wait in order, so no private channel is answered before the token is known good.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hub import metrics
 from hub.auth import Principal, Tokens
@@ -20,6 +27,11 @@ from hub.channels.names import Channel, authorize, parse_channel
 from hub.channels.protocol import Auth, Ping, Publication, Sub, Unsub, newer
 from hub.errors import JunbanError
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.accounts import TokenVersions
+
+log = logging.getLogger("junban")
 
 
 class Sink(Protocol):
@@ -41,6 +53,8 @@ class LiveRuntime:
     connections: int = 0
     signed_in: dict[Connection, None] = field(default_factory=dict)
     """Connections authenticated with a revocable login token (an ordered set)."""
+    versions: TokenVersions | None = None
+    """Account token versions (None: login tokens are not checked for revocation here)."""
 
     def close_revoked(self, versions: dict[str, int]) -> int:
         """Close (4401 ``token_revoked``) each connection whose login token is older than
@@ -75,6 +89,8 @@ class Connection:
         "_bucket_at",
         "_timer",
         "_expiry",
+        "_held",
+        "_checking",
     )
 
     def __init__(self, rt: LiveRuntime, sink: Sink, codec: str, ip: str) -> None:
@@ -93,6 +109,9 @@ class Connection:
         self._bucket_at = time.monotonic()
         self._timer: asyncio.TimerHandle | None = None
         self._expiry: asyncio.TimerHandle | None = None
+        self._held: list[protocol.ClientFrame] | None = None
+        """Frames that arrived while a token's version is being checked (None: none is)."""
+        self._checking: asyncio.Task[None] | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -136,6 +155,10 @@ class Connection:
         for timer in (self._timer, self._expiry):
             if timer is not None:
                 timer.cancel()
+        if self._checking is not None:
+            self._checking.cancel()
+            self._checking = None
+        self._held = None
 
     # ---- inbound ------------------------------------------------------------------------
 
@@ -150,6 +173,12 @@ class Connection:
         except protocol.MalformedFrame as exc:
             self.close(protocol.MALFORMED, f"malformed frame: {exc}"[:120])
             return
+        if self._held is not None:  # a token's version is being checked: keep the order
+            self._held.append(frame)
+            return
+        self._dispatch(frame)
+
+    def _dispatch(self, frame: protocol.ClientFrame) -> None:
         if isinstance(frame, Sub):
             self._subscribe(frame)
         elif isinstance(frame, Unsub):
@@ -170,13 +199,54 @@ class Connection:
         return True
 
     def _auth(self, token: str) -> None:
-        """(Re)authenticate: private channels the new token may not watch are dropped, and
-        the connection closes (4401) when the token expires."""
+        """(Re)authenticate: a revoked login token closes the connection (4401), private
+        channels the new token may not watch are dropped, and the connection closes (4401)
+        when the token expires."""
         try:
-            self.principal = principal = self.rt.tokens.verify(token)
+            principal = self.rt.tokens.verify(token)
         except JunbanError as exc:
             self.close(protocol.BAD_TOKEN, exc.code)
             return
+        versions = self.rt.versions
+        if principal.token_version is None or versions is None:
+            self._signed_in(principal)
+            return
+        current = versions.cached(principal.subject)
+        if current is not None:
+            self._check_version(principal, current)
+            return
+        self._held = self._held if self._held is not None else []
+        self._checking = asyncio.get_running_loop().create_task(
+            self._fetch_version(principal, versions)
+        )
+
+    async def _fetch_version(self, principal: Principal, versions: TokenVersions) -> None:
+        try:
+            current = await versions.current(principal.subject)
+        except Exception as exc:  # storage down: the token cannot be checked, so not served
+            log.warning("could not check a token's version: %s", exc)
+            self._checking = None
+            self.close(protocol.SERVICE_RESTART, "token check unavailable, retry")
+            return
+        self._checking = None
+        if self.closed:
+            return
+        held, self._held = self._held or [], None
+        self._check_version(principal, current)
+        while held and self._held is None and not self.closed:
+            self._dispatch(held.pop(0))
+        if held and self._held is not None:  # an auth frame among them started a check
+            self._held[:0] = held
+
+    def _check_version(self, principal: Principal, current: int) -> None:
+        assert principal.token_version is not None
+        if principal.token_version < current:
+            self.close(protocol.BAD_TOKEN, "token_revoked")
+            return
+        self._signed_in(principal)
+
+    def _signed_in(self, principal: Principal) -> None:
+        self.principal = principal
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None

@@ -142,7 +142,8 @@ class Publication:
         return frame
 
     def sse_event(self) -> bytes:
-        """The Server-Sent Events record of this state (``id`` is ``v``)."""
+        """The Server-Sent Events record of this state (``id`` is ``v``, as API.md says;
+        Last-Event-ID may also be ``epoch.v``, see hub/web/live.py)."""
         key = ("", "sse")
         event = self._frames.get(key)
         if event is None:

@@ -13,6 +13,13 @@ Contract life (``TRANSITIONS``)::
 
 A ``cancelled`` contract stays in force through ``cancellation.effective_date``; a contract
 whose renewal was objected to (Art. 23-4) ends with its term without any transition.
+
+Suspension is a state of its own (``Contract.suspension``), not only a status: while a
+cancelled contract is still in force (a customer's notice period, Art. 16-1) the operator
+may still suspend it (Art. 12), resume it once the reason is cured, or cancel it (Art. 15,
+bringing the effective date forward); its status stays ``cancelled``. Suspend, resume and
+the operator's cancellation are refused (409 ``not_in_force``) on a day the contract is
+not in force.
 """
 
 from __future__ import annotations
@@ -56,15 +63,18 @@ MAX_TERM_MONTHS = 120
 TRANSITIONS: dict[str, tuple[frozenset[ContractStatus], ContractStatus | None]] = {
     "approve": (frozenset({"applied"}), "active"),
     "refuse": (frozenset({"applied"}), "refused"),
-    "suspend": (frozenset({"active"}), "suspended"),
-    "resume": (frozenset({"suspended"}), "active"),
-    "cancel_by_operator": (frozenset({"suspended"}), "cancelled"),
+    "suspend": (frozenset({"active", "cancelled"}), "suspended"),
+    "resume": (frozenset({"suspended", "cancelled"}), "active"),
+    "cancel_by_operator": (frozenset({"suspended", "cancelled"}), "cancelled"),
     "cancel_by_customer": (frozenset({"active", "suspended"}), "cancelled"),
     "cancel_for_interruption": (frozenset({"active", "suspended"}), "cancelled"),
     "cancel_for_discontinuation": (frozenset({"active", "suspended"}), "cancelled"),
     "object_to_renewal": (frozenset({"active", "suspended"}), None),
 }
-"""action -> (statuses it may start from, status it leads to; None: unchanged)."""
+"""action -> (statuses it may start from, status it leads to; None: unchanged). From
+``cancelled`` (still in force), suspend / resume / cancel_by_operator keep the status
+``cancelled`` and change only the suspension (and the effective date); see
+``suspend``, ``resume`` and ``cancel_by_operator`` for their extra conditions."""
 
 
 # ---- calendar arithmetic --------------------------------------------------------------------
@@ -186,29 +196,49 @@ def refuse(contract: Contract, reason: RefusalReason, on: date) -> Contract:
 
 
 def suspend(contract: Contract, reason: SuspensionReason, on: date) -> Contract:
-    """Art. 12: suspended without notice; fees keep accruing (Art. 24-3)."""
+    """Art. 12: suspended without notice; fees keep accruing (Art. 24-3). Also a cancelled
+    contract still in force on ``on`` (its status stays ``cancelled``)."""
     _transition(contract, "suspend")
     if reason not in SUSPENSION_REASONS:
         raise Unprocessable(
             f"reason must be one of {', '.join(SUSPENSION_REASONS)}", code="invalid_reason"
         )
-    _in_force_on(contract, on)
-    return replace(contract, status="suspended", suspension=reason, suspended_on=on)
+    if contract.suspension is not None:
+        raise _illegal(contract, "suspend", "it is suspended already")
+    _still_in_force(contract, on)
+    status: ContractStatus = "cancelled" if contract.status == "cancelled" else "suspended"
+    return replace(contract, status=status, suspension=reason, suspended_on=on)
 
 
 def resume(contract: Contract, on: date) -> Contract:
-    """The reason for a suspension was cured: the service runs again."""
+    """The reason for a suspension was cured: the service runs again — also during a
+    cancelled contract's notice period (status stays ``cancelled``), not after the operator
+    cancelled it (Art. 15: the reason was not cured)."""
     _transition(contract, "resume")
-    _in_force_on(contract, on)
-    return replace(contract, status="active", suspension=None, suspended_on=None)
+    if contract.suspension is None:
+        raise _illegal(contract, "resume", "it is not suspended")
+    if contract.cancellation is not None and contract.cancellation.by == "operator":
+        raise _illegal(contract, "resume", "the operator cancelled it")
+    _still_in_force(contract, on)
+    status: ContractStatus = "cancelled" if contract.status == "cancelled" else "active"
+    return replace(contract, status=status, suspension=None, suspended_on=None)
 
 
 def cancel_by_operator(contract: Contract, on: date) -> Contract:
     """Art. 15-1: a suspended customer did not cure the reason: cancelled that day, without
-    demand. (Art. 23-3: fees stay due to the end of the term, see ``charges_until``.)"""
+    demand. (Art. 23-3: fees stay due to the end of the term, see ``charges_until``.) A
+    contract the customer cancelled already (still in force, suspended) ends ``on`` instead
+    of its later effective date."""
     _transition(contract, "cancel_by_operator")
-    _in_force_on(contract, on)
-    return _cancelled(contract, "operator", on, on)
+    if contract.suspension is None:
+        raise _illegal(contract, "cancel by operator", "suspend it first (Art. 15-1)")
+    if contract.cancellation is not None and contract.cancellation.by == "operator":
+        raise _illegal(contract, "cancel by operator", "the operator cancelled it already")
+    _still_in_force(contract, on)
+    effective = on
+    if contract.cancellation is not None:
+        effective = min(on, contract.cancellation.effective_date)
+    return _cancelled(contract, "operator", on, effective)
 
 
 def customer_cancellation_date(
@@ -311,6 +341,26 @@ def _transition(contract: Contract, action: str) -> None:
             f"cannot {action.replace('_', ' ')} a contract that is {contract.status}",
             code="illegal_transition",
             status=contract.status,
+        )
+
+
+def _illegal(contract: Contract, action: str, why: str) -> Conflict:
+    return Conflict(
+        f"cannot {action} this {contract.status} contract: {why}",
+        code="illegal_transition",
+        status=contract.status,
+    )
+
+
+def _still_in_force(contract: Contract, day: date) -> None:
+    """422 ``invalid_date`` before the start; 409 ``not_in_force`` after the end."""
+    _in_force_on(contract, day)
+    if not is_effective(contract, day):
+        end = ends_on(contract)
+        raise Conflict(
+            f"the contract is not in force on {day.isoformat()}",
+            code="not_in_force",
+            ends_on=None if end is None else end.isoformat(),
         )
 
 

@@ -27,7 +27,9 @@ DAYS_PER_YEAR = 365
 SURCHARGE_MULTIPLE = 2
 """Art. 26: 免れた額の２倍に相当する額."""
 OUTAGE_BLOCK = timedelta(hours=18)
-"""Art. 32-1: 連続１８時間以上 … 時間を１８で除した数."""
+"""Art. 32-1: 連続１８時間以上 … 時間を１８で除した数. decided: both the condition and the
+division count server operating time only (18 h = one operating day, 06:00–24:00); the
+reasoning and the quote are in docs/contracts.md."""
 OUTAGE_DAY_DIVISOR = 30
 """Art. 32-1: １ヶ月分に相当するサービス費用の３０分の１."""
 

@@ -9,12 +9,17 @@ right after, by the request, or else by the keeper of any process (outbox patter
 between the two writes delays the facility by one keeper round, never loses the change).
 Later dates that change the facility (a cancellation's effective date, a discontinued
 option's last day) are scored in the due list too; ``hub.contracts.sync`` does the syncing.
+
+A per-contract lock (``lock``/``unlock``, ``SET NX PX``) serialises a command *and* the sync
+that follows it, and the keeper's syncs, so an older sync never overwrites a newer one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -29,6 +34,8 @@ from hub.contracts.model import Contract, Discontinuation, Incident, Interruptio
 from hub.errors import Conflict, NotFound
 
 CONTRACT_ID_RE = re.compile(r"^c[0-9a-f]{12}\Z")
+LOCK_TTL_MS = 30_000
+"""How long a contract's lock lives at most (a command and its sync take far less)."""
 
 
 def new_contract_id() -> str:
@@ -148,6 +155,36 @@ class ContractStore:
                     return record
                 except WatchError:
                     continue
+
+    async def lock(
+        self, contract_id: str, wait_s: float = 0.0, ttl_ms: int = LOCK_TTL_MS
+    ) -> str | None:
+        """Take the contract's lock, waiting up to ``wait_s`` for another holder; the holder
+        token to ``unlock`` with, or None when it stayed taken. It expires after ``ttl_ms``
+        (a crashed holder never blocks the contract for longer)."""
+        key = keys.contract(contract_id) + ":lock"
+        holder = secrets.token_hex(8)
+        deadline = time.monotonic() + wait_s
+        while True:
+            if await self.redis.set(key, holder, nx=True, px=ttl_ms):
+                return holder
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(0.02)
+
+    async def unlock(self, contract_id: str, holder: str) -> None:
+        """Release the lock if ``holder`` still holds it (never another holder's)."""
+        key = keys.contract(contract_id) + ":lock"
+        async with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(key)
+                if await pipe.get(key) != holder.encode():
+                    return
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.delete(key)
+                await pipe.execute()
+            except WatchError:
+                return  # it expired and was taken meanwhile: not ours any more
 
     async def by_facility(self, number: str) -> ContractRecord | None:
         contract_id = cast(bytes | None, await self.redis.hget(keys.CONTRACTS_BY_FACILITY, number))

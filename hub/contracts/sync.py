@@ -5,6 +5,11 @@ flag, options, notices, limits), so a request never reads a contract. After ever
 change, and whenever a date in the contract arrives (a cancellation takes effect, an option's
 last day passes), ``FacilitySync.run`` rewrites those fields and suspends or resumes the
 queues. Idempotent: running it twice changes nothing the second time.
+
+Ordering: every sync runs under the contract's lock (``ContractStore.lock``: the command's
+request holds it from before its change to after its sync; the keeper takes it, or skips
+a contract whose lock is held, since its holder syncs it) and applies the *latest* stored
+record, not the one it was handed, so an older version never overwrites a newer one.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from hub.contracts import lifecycle
 from hub.contracts.model import OPTIONS, Contract
 from hub.contracts.store import ContractRecord, ContractStore
 from hub.errors import JunbanError
-from hub.queue.facilities import FacilityStore, Notice
+from hub.queue.facilities import FacilityStore
+from hub.queue.model import Notice
 from hub.queue.service import QueueService
 
 log = logging.getLogger("junban")
@@ -99,6 +105,11 @@ class FacilitySync:
         self.service = service
 
     async def run(self, record: ContractRecord, now: float) -> None:
+        """Bring the facility in line with the newest stored version of ``record``'s
+        contract (the caller holds the contract's lock)."""
+        latest = await self.contracts.get(record.contract.id)
+        if latest is not None and latest.version > record.version:
+            record = latest
         contract = record.contract
         number = contract.facility
         if number is None or contract.status in ("applied", "refused"):
@@ -121,6 +132,7 @@ class FacilitySync:
         )
         if updated is not None:
             await self.service.set_suspended(updated, suspended, now)
+            await self.service.set_notices(updated, now)
         await self.contracts.reschedule(contract.id, record.version, next_change(contract, day))
 
     async def run_due(self, now: float) -> int:
@@ -128,12 +140,25 @@ class FacilitySync:
         done = 0
         for contract_id in await self.contracts.due(now):
             try:
-                record = await self.contracts.get(contract_id)
-                if record is None:
-                    await self.contracts.reschedule(contract_id, -1, None)
-                    continue
-                await self.run(record, now)
-                done += 1
+                done += await self._run_locked(contract_id, now)
             except (JunbanError, RedisError) as exc:
                 log.warning("could not bring contract %s's facility in line: %s", contract_id, exc)
+            except Exception:  # one broken record must not stop the others (or the keeper)
+                log.exception("could not bring contract %s's facility in line", contract_id)
         return done
+
+    async def _run_locked(self, contract_id: str, now: float) -> int:
+        """Sync one due contract under its lock; 0 when a command holds the lock (it syncs
+        the contract itself) or the record is gone."""
+        holder = await self.contracts.lock(contract_id)
+        if holder is None:
+            return 0
+        try:
+            record = await self.contracts.get(contract_id)
+            if record is None:
+                await self.contracts.reschedule(contract_id, -1, None)
+                return 0
+            await self.run(record, now)
+            return 1
+        finally:
+            await self.contracts.unlock(contract_id, holder)

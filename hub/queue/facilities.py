@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import cast
 
 import msgspec
@@ -13,6 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from hub import keys
+from hub.queue.model import Notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,34 +63,6 @@ class Facility:
             "message": self.message,
             "suspended": self.suspended,
             "counters": [{"counter": c, "label": self.counters[c]} for c in sorted(self.counters)],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """A notice shown to a facility's patients: an interruption (Art. 13) from ``starts_at``
-    to ``ends_at`` (None: no expected end), or a discontinuation (Art. 14) on ``starts_at``."""
-
-    id: str
-    kind: str
-    starts_at: float
-    ends_at: float | None = None
-    message: str = ""
-    part: str = ""
-    urgent: bool = False
-
-    def public(self) -> dict[str, object]:
-        def iso(t: float | None) -> str | None:
-            return None if t is None else datetime.fromtimestamp(t, UTC).isoformat()
-
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "starts_at": iso(self.starts_at),
-            "ends_at": iso(self.ends_at),
-            "message": self.message,
-            "part": self.part or None,
-            "urgent": self.urgent,
         }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import ClassVar, Literal
 
 TicketChannel = Literal["web", "desk", "kiosk", "phone"]
@@ -60,6 +61,34 @@ class QueueConfig:
     """"HH:MM" local: stop web acceptance when a new ticket would be called after this."""
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A notice shown to a facility's patients: an interruption (Art. 13) from ``starts_at``
+    to ``ends_at`` (None: no expected end), or a discontinuation (Art. 14) on ``starts_at``."""
+
+    id: str
+    kind: str
+    starts_at: float
+    ends_at: float | None = None
+    message: str = ""
+    part: str = ""
+    urgent: bool = False
+
+    def public(self) -> dict[str, object]:
+        def iso(t: float | None) -> str | None:
+            return None if t is None else datetime.fromtimestamp(t, UTC).isoformat()
+
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "starts_at": iso(self.starts_at),
+            "ends_at": iso(self.ends_at),
+            "message": self.message,
+            "part": self.part or None,
+            "urgent": self.urgent,
+        }
+
+
 @dataclass(slots=True)
 class QueueState:
     """Everything about one queue: the fold of its event stream.
@@ -78,6 +107,8 @@ class QueueState:
     web_closed_reason: str = "staff"
     suspended: bool = False
     message: str = ""
+    notices: tuple[Notice, ...] = ()
+    """The facility's announced interruptions and discontinuations (from its contract)."""
     last_number: int = 0
     web_issued: int = 0
     tickets: dict[str, Ticket] = field(default_factory=dict)
@@ -195,6 +226,11 @@ class SetSuspended(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class SetNotices(Command):
+    notices: tuple[Notice, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Configure(Command):
     config: QueueConfig
 
@@ -300,6 +336,12 @@ class SuspensionSet(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class NoticesSet(Event):
+    kind: ClassVar[str] = "notices_set"
+    notices: tuple[Notice, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Configured(Event):
     kind: ClassVar[str] = "configured"
     config: QueueConfig
@@ -323,6 +365,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TicketCancelled,
         MessageSet,
         SuspensionSet,
+        NoticesSet,
         Configured,
     )
 }

@@ -39,6 +39,7 @@ from hub.queue.model import (
     IssueTicket,
     MarkAbsent,
     MessageSet,
+    NoticesSet,
     OpenReception,
     OpenWeb,
     QueueCreated,
@@ -48,6 +49,7 @@ from hub.queue.model import (
     ReceptionOpened,
     Requeue,
     SetMessage,
+    SetNotices,
     SetSuspended,
     StartDay,
     SuspensionSet,
@@ -241,6 +243,12 @@ def _set_message(state: QueueState, cmd: SetMessage) -> list[Event]:
     return [] if cmd.text == state.message else [MessageSet(at=cmd.at, text=cmd.text)]
 
 
+def _set_notices(state: QueueState, cmd: SetNotices) -> list[Event]:
+    for notice in cmd.notices:
+        _check_lengths(message=notice.message)
+    return [] if cmd.notices == state.notices else [NoticesSet(at=cmd.at, notices=cmd.notices)]
+
+
 def _set_suspended(state: QueueState, cmd: SetSuspended) -> list[Event]:
     if cmd.suspended == state.suspended:
         return []
@@ -298,6 +306,7 @@ _DECIDERS: dict[type[Command], Callable[[QueueState, Any], list[Event]]] = {
     Complete: _complete,
     Cancel: _cancel,
     SetMessage: _set_message,
+    SetNotices: _set_notices,
     SetSuspended: _set_suspended,
     Configure: _configure,
 }
@@ -418,6 +427,10 @@ def _a_message(s: QueueState, e: MessageSet) -> None:
     s.message = e.text
 
 
+def _a_notices(s: QueueState, e: NoticesSet) -> None:
+    s.notices = e.notices
+
+
 def _a_suspension(s: QueueState, e: SuspensionSet) -> None:
     s.suspended = e.suspended
 
@@ -443,6 +456,7 @@ _APPLIERS: dict[type[Event], Callable[[QueueState, Any], None]] = {
     TicketCompleted: _a_completed,
     TicketCancelled: _a_cancelled,
     MessageSet: _a_message,
+    NoticesSet: _a_notices,
     SuspensionSet: _a_suspension,
     Configured: _a_configured,
 }

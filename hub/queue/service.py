@@ -31,6 +31,7 @@ from hub.queue.model import (
     QueueCreated,
     QueueState,
     SetMessage,
+    SetNotices,
     SetSuspended,
     StartDay,
 )
@@ -357,6 +358,11 @@ class QueueService:
     async def set_message(self, facility: Facility, text: str, at: float) -> None:
         for info in facility.infos():
             await self.execute(info, SetMessage(at=at, text=text), lambda s: None)
+
+    async def set_notices(self, facility: Facility, at: float) -> None:
+        """Put the facility record's notices into each of its queues' views (live)."""
+        for info in facility.infos():
+            await self.execute(info, SetNotices(at=at, notices=facility.notices), lambda s: None)
 
     async def set_suspended(self, facility: Facility, suspended: bool, at: float) -> None:
         for info in facility.infos():

@@ -54,6 +54,7 @@ def public_view(s: QueueState) -> dict[str, Any]:
         "minutes_per_patient": round(s.minutes_per_patient, 1),
         "close_web_at": s.config.close_web_at,
         "message": s.message,
+        "notices": [n.public() for n in s.notices],
         "updated_at": iso(s.updated_at),
     }
 

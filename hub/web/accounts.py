@@ -16,7 +16,7 @@ from hub import keys, metrics
 from hub.accounts import PASSWORD_MAX, AccountLocked, User, check_password_policy
 from hub.audit import AuditEntry, to_csv
 from hub.auth import Principal, require_operator
-from hub.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from hub.errors import BadRequest, Forbidden, NotFound, Unauthorized, Unprocessable
 from hub.queue.model import FACILITY_RE
 from hub.web.bodies import LoginRequest, parse, read_limited
 from hub.web.routing import ApiRoute, client_ip, hub_of, json_response, principal_of
@@ -65,16 +65,15 @@ async def login(request: Request) -> Response:
     body = parse(await read_limited(request, hub.settings.max_body_bytes), LoginRequest)
     await hub.limiter.hit([("login", client_ip(request), (10, 60.0))])
     try:
-        await hub.login_guard.check(body.user)
+        attempt = await hub.login_guard.reserve(body.user)
     except AccountLocked:
         metrics.LOGIN_FAILURES.labels("locked").inc()
         await hub.audit.append(_event(request, body.user, "", 423, "account_locked"))
         raise
     user = await hub.users.authenticate(body.user, body.password)
     if user is None:
-        failures = await hub.login_guard.failed(body.user)
         metrics.LOGIN_FAILURES.labels("invalid").inc()
-        locked = 0 < hub.login_guard.max_failures <= failures
+        locked = hub.login_guard.locks_at(attempt)
         outcome = "account_locked" if locked else "invalid_credentials"
         await hub.audit.append(_event(request, body.user, "", 423 if locked else 401, outcome))
         if locked:
@@ -108,19 +107,18 @@ async def change_password(request: Request) -> Response:
     hub = hub_of(request)
     body = parse(await read_limited(request, hub.settings.max_body_bytes), PasswordRequest)
     name = principal.subject
-    await hub.login_guard.check(name)
+    attempt = await hub.login_guard.reserve(name)
     if await hub.users.authenticate(name, body.old) is None:
-        failures = await hub.login_guard.failed(name)
-        if 0 < hub.login_guard.max_failures <= failures:
+        if hub.login_guard.locks_at(attempt):
             raise AccountLocked(retry_after=hub.login_guard.lock_s)
         raise Unauthorized("the current password is wrong", code="invalid_credentials")
+    await hub.login_guard.succeeded(name)
     check_password_policy(body.new, name)
     if body.new == body.old:
-        raise BadRequest("the new password is the old one", code="weak_password")
+        raise Unprocessable("the new password is the old one", code="weak_password")
     user = await hub.users.set_password(name, body.new)
     if user is None:
         raise NotFound("no such user", code="unknown_user")
-    await hub.login_guard.succeeded(name)
     await _revoke(request, name)
     return json_response({"user": name, "changed": True, **await _issue(request, user)})
 
@@ -160,7 +158,7 @@ def _since_ms(text: str | None) -> int | None:
     """Epoch milliseconds, or an ISO 8601 date or date-time (without an offset: UTC)."""
     if text is None or text == "":
         return None
-    if text.isdigit() and len(text) <= 15:
+    if text.isascii() and text.isdigit() and len(text) <= 15:
         return int(text)
     try:
         if len(text) == 10:
@@ -181,7 +179,7 @@ def _int_param(request: Request, name: str, default: int, top: int) -> int:
     text = request.query_params.get(name)
     if text is None or text == "":
         return default
-    if not text.isdigit() or not 1 <= int(text) <= top:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= top:
         raise BadRequest(f"{name} is a whole number from 1 to {top}", code="invalid_query")
     return int(text)
 

@@ -1,15 +1,19 @@
 """The operator's contract API (role ``operator``), facility limits (Art. 37), service hours.
 
-Every contract command loads the record, runs the pure rule of ``hub.contracts.lifecycle``
-(a refused command raises its 409/422 with the rule's code and nothing is written), stores
-the result (``ContractStore.update``: optimistic, version-checked) and then brings the
-facility in line (``FacilitySync``): suspended or not, contracted options, notices. A
-per-contract lock (30 s) serialises the commands on one contract, so an approval's facility
-is never created twice.
+Every contract command takes the contract's lock (waiting up to ``LOCK_WAIT_S`` for a
+command already running on it, else 503 ``busy``), re-reads the record under it, runs the
+pure rule of ``hub.contracts.lifecycle`` (a refused command raises its 409/422 with the
+rule's code and nothing is written), stores the result (``ContractStore.update``, checked
+against the version it read) and brings the facility in line (``FacilitySync``: suspended
+or not, contracted options, notices) before releasing the lock. So two commands on one
+contract never interleave: an approval's facility is created once, and an older sync never
+overwrites a newer one. A sync that fails after the change was stored is logged and the
+stored contract is answered; the due list (``hub.contracts.store``) repairs the facility.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -61,6 +65,9 @@ from hub.web.routing import (
     principal_of,
 )
 
+log = logging.getLogger("junban")
+LOCK_WAIT_S = 5.0
+"""How long a command waits for another command on the same contract before 503 busy."""
 Yen = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
 Aware = Annotated[datetime, msgspec.Meta(tz=True)]
 Rate = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,7}/[0-9]{1,5}\Z")]
@@ -244,31 +251,53 @@ def _domain(rule: Callable[[], Any]) -> Any:
         raise Unprocessable(f"a date is out of range: {exc}", code="invalid_date") from exc
 
 
+Undo = Callable[[ContractRecord], Awaitable[None]]
+
+
 async def _change(
     request: Request,
     record: ContractRecord,
     change: Callable[[ContractRecord], ContractRecord],
     status: int = 200,
-    after: Callable[[ContractRecord], Awaitable[None]] | None = None,
+    after: Callable[[ContractRecord], Awaitable[Undo]] | None = None,
 ) -> Response:
-    """Lock the contract, store ``change(record)``, sync its facility, answer its view."""
+    """Under the contract's lock: re-read it, store ``change(current)``, sync its facility;
+    answer its view. ``after`` (run once the rule allowed the change, before it is stored)
+    returns what undoes it should the store fail."""
     hub = hub_of(request)
     contract_id = record.contract.id
-    lock = f"{keys.contract(contract_id)}:lock"
-    holder = secrets.token_hex(8)
-    if not await hub.redis.set(lock, holder, nx=True, px=30_000):
+    holder = await hub.contracts.lock(contract_id, wait_s=LOCK_WAIT_S)
+    if holder is None:
         raise Unavailable("another command on this contract is running; retry", code="busy")
     now = time.time()
     try:
-        _domain(lambda: change(record))  # refuse before any write, with the rule's code
-        if after is not None:
-            await after(record)
-        updated = await hub.contracts.update(contract_id, lambda r: _domain(lambda: change(r)), now)
+        current = await hub.contracts.require(contract_id)
+        _domain(lambda: change(current))  # refuse before any write, with the rule's code
+        undo = await after(current) if after is not None else None
+        try:
+            updated = await hub.contracts.update(
+                contract_id,
+                lambda r: _domain(lambda: change(r)),
+                now,
+                expected_version=current.version,
+            )
+        except BaseException:
+            if undo is not None:
+                await _quietly(undo(current), f"undo a change of contract {contract_id}")
+            raise
+        await _quietly(hub.sync.run(updated, now), f"sync contract {contract_id}")
     finally:
-        if await hub.redis.get(lock) == holder.encode():
-            await hub.redis.delete(lock)
-    await hub.sync.run(updated, now)
+        await hub.contracts.unlock(contract_id, holder)
     return json_response(view(updated, now), status=status)
+
+
+async def _quietly(step: Awaitable[None], what: str) -> None:
+    """Run a follow-up step whose failure must not turn a stored change into an error
+    answer (the due list repairs the facility): log it instead."""
+    try:
+        await step
+    except Exception:
+        log.exception("could not %s; the contract keeper will retry", what)
 
 
 # ---- contracts ------------------------------------------------------------------------------
@@ -350,19 +379,32 @@ async def approve(request: Request) -> Response:
     def change(r: ContractRecord) -> ContractRecord:
         return replace(r, contract=lifecycle.approve(r.contract, number, counters, start))
 
-    async def create_facility(r: ContractRecord) -> None:
+    async def create_facility(r: ContractRecord) -> Undo:
+        """Created suspended (``not_started``): only the sync after the stored approval
+        opens it, so a failed approval never leaves a facility serving."""
         facility = Facility(
             number=number,
             name=body.name,
             address=body.address,
             hours=body.hours,
             tz=body.tz,
+            suspended=True,
+            suspended_reason="not_started",
             counters=dict(body.counters),
             contract=r.contract.id,
             options=tuple(r.contract.options),
         )
         if not await hub.service.create_facility(facility, QueueConfig(tz=body.tz), now):
             raise Conflict("that facility number is already assigned", code="facility_exists")
+        await hub.service.set_suspended(facility, True, now)
+        return abandon
+
+    async def abandon(r: ContractRecord) -> None:
+        """The approval was not stored: the facility stays suspended and is marked so
+        (``approval_failed``), detached from the contract that does not cover it."""
+        await hub.facilities.update(
+            number, lambda f: replace(f, contract="", suspended_reason="approval_failed")
+        )
 
     return await _change(request, record, change, after=create_facility)
 
@@ -687,7 +729,8 @@ CI = C + "/{contract_id}"
 ERR_AUTH = {401: "no, bad or revoked token", 403: "not the operator"}
 ERR_C = {404: "unknown_contract", **ERR_AUTH}
 ERR_RULE = {
-    409: "illegal_transition | not_started | busy | ... (the rule's code)",
+    409: "illegal_transition | not_in_force | not_started | version_conflict | ... (the "
+    "rule's code)",
     422: "invalid_body | invalid_date | invalid_reason | ... (the rule's code)",
     503: "busy: another command on this contract is running",
     **ERR_C,

@@ -19,10 +19,10 @@ KEEPALIVE_S = 20.0
 class SseSubscriber:
     """Holds only the newest state not yet streamed (conflation), and wakes the stream."""
 
-    def __init__(self, last_v: int | None) -> None:
-        self.held: tuple[str | None, int] | None = None if last_v is None else (None, last_v)
+    def __init__(self, last: tuple[str | None, int] | None) -> None:
+        self.held: tuple[str | None, int] | None = last
         """(epoch, v) of the newest state streamed or waiting; the epoch is unknown at first
-        because Last-Event-ID carries only ``v``."""
+        when Last-Event-ID is an old plain ``v``."""
         self.latest: Publication | None = None
         self.changed = asyncio.Event()
         self.gone = False
@@ -49,9 +49,14 @@ class SseSubscriber:
         return pub
 
 
-def _last_event_id(request: Request) -> int | None:
-    value = request.headers.get("last-event-id", "")
-    return int(value) if value.isdigit() and len(value) < 19 else None
+def _last_event_id(request: Request) -> tuple[str | None, int] | None:
+    """A plain ``v`` (the id this hub writes, API.md) or ``epoch.v`` (a client that knows the
+    epoch): a different epoch always gets the state, a plain ``v`` is compared in any epoch."""
+    epoch, dot, value = request.headers.get("last-event-id", "").rpartition(".")
+    if dot and not (0 < len(epoch) <= 64 and epoch.isascii() and epoch.isalnum()):
+        return None
+    v = int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
+    return None if v is None else (epoch or None, v)
 
 
 async def queue_events(request: Request) -> Response:

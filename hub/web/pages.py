@@ -10,6 +10,7 @@ endpoint validates its path and returns ``serve_page(request, "name", key=value,
 from __future__ import annotations
 
 import html
+import os
 import re
 from collections.abc import Awaitable, Callable
 from functools import cache
@@ -18,7 +19,8 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.staticfiles import PathLike, StaticFiles
+from starlette.types import Scope
 
 from hub.queue.model import FACILITY_RE, split_info
 from hub.web.routing import hub_of
@@ -158,6 +160,23 @@ async def widget_js(request: Request) -> Response:
     )
 
 
+class RevalidatedStaticFiles(StaticFiles):
+    """``/static``: ``Cache-Control: no-cache``, so a browser revalidates (ETag or
+    Last-Modified, answered 304 when unchanged) and never runs yesterday's JS with today's
+    pages and hub after an update."""
+
+    def file_response(
+        self,
+        full_path: PathLike,
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 async def page_not_found(request: Request) -> Response:
     return not_found(request, request.url.path)
 
@@ -183,5 +202,5 @@ ROUTES: list[BaseRoute] = [
     Route("/widget.js", widget_js, methods=["GET"]),
     Route("/monitor/{facility}", facility_page("monitor"), methods=["GET"]),
     Route("/console/{facility}", facility_page("console"), methods=["GET"]),
-    Mount("/static", app=StaticFiles(directory=CLIENTS_DIR), name="static"),
+    Mount("/static", app=RevalidatedStaticFiles(directory=CLIENTS_DIR), name="static"),
 ]

@@ -1,11 +1,14 @@
 """Pairing a waiting-room monitor with a one-time code instead of typing a token on a TV.
 
 Staff of a facility ask for a code (``POST /v1/facilities/{facility}/monitor-pairings``):
-six random digits, stored in Redis with a 10-minute TTL. The monitor page shows a code
-entry; claiming the code (``POST /v1/monitor-pairings/{code}/claim``) deletes it in the same
+six random digits, stored in Redis with a 10-minute TTL under that facility. The monitor
+page (which knows its facility from its URL) shows a code entry; claiming the code
+(``POST /v1/facilities/{facility}/monitor-pairings/{code}/claim``) deletes it in the same
 step (``GETDEL``, so a code pairs exactly one screen) and answers a long-lived ``monitor``
-token for that facility. Claims are rate limited per client address and in total, so
-guessing one of the million codes is hopeless within its ten minutes.
+token for that facility. Codes are scoped to their facility: a claim for another facility
+never sees, nor spends, this one. Claims are rate limited per client address and per
+facility, so guessing one of the million codes of a facility is hopeless within its ten
+minutes, and a flood of guesses against one clinic never blocks pairing at another.
 """
 
 from __future__ import annotations
@@ -26,13 +29,15 @@ CODE_TTL_S = 600
 MONITOR_TOKEN_TTL_S = 180 * 24 * 3600
 """A paired monitor runs unattended for months; re-pair (or issue a new token) after that."""
 CLAIM_LIMIT_PER_IP = (10, 60.0)
-CLAIM_LIMIT_TOTAL = (600, 60.0)
+CLAIM_LIMIT_PER_FACILITY = (30, 60.0)
+"""At most 300 guesses at one facility's codes within a code's 10 minutes: each live code
+is hit with a chance of 3 in 10,000."""
 CODE_RE = re.compile(r"^[0-9]{6}\Z")
 
 
-def pairing_key(code: str) -> str:
-    """string: the facility number a not-yet-claimed pairing code pairs with (TTL 10 min)."""
-    return f"jb:pairing:{code}"
+def pairing_key(facility: str, code: str) -> str:
+    """string "1": a not-yet-claimed pairing code of that facility (TTL 10 min)."""
+    return f"jb:pairing:{facility}:{code}"
 
 
 async def create_pairing(request: Request) -> Response:
@@ -44,14 +49,15 @@ async def create_pairing(request: Request) -> Response:
         raise NotFound("no such facility", code="unknown_facility")
     for _ in range(8):  # a clash with a live code is rare (a handful among a million)
         code = f"{secrets.randbelow(1_000_000):06d}"
-        if await hub.redis.set(pairing_key(code), number, ex=CODE_TTL_S, nx=True):
+        if await hub.redis.set(pairing_key(number, code), "1", ex=CODE_TTL_S, nx=True):
             body = {"code": code, "facility": number, "expires_in": CODE_TTL_S}
             return json_response(body, status=201)
     raise Unavailable("could not allocate a pairing code, retry", code="busy")
 
 
 async def claim_pairing(request: Request) -> Response:
-    """Trade a code for a monitor token; the code is gone afterwards."""
+    """Trade a code of this facility for a monitor token; the code is gone afterwards."""
+    number = facility_of(request)
     code = request.path_params["code"]
     if not CODE_RE.match(code):
         raise BadRequest("a pairing code is 6 digits", code="invalid_code")
@@ -59,16 +65,15 @@ async def claim_pairing(request: Request) -> Response:
     await hub.limiter.hit(
         [
             ("pair-ip", client_ip(request), CLAIM_LIMIT_PER_IP),
-            ("pair-all", "all", CLAIM_LIMIT_TOTAL),
+            ("pair-facility", number, CLAIM_LIMIT_PER_FACILITY),
         ]
     )
-    raw = cast(bytes | None, await hub.redis.getdel(pairing_key(code)))
+    raw = cast(bytes | None, await hub.redis.getdel(pairing_key(number, code)))
     if raw is None:
         raise NotFound(
             "that pairing code is wrong, used or expired; ask staff for a new one",
             code="unknown_pairing_code",
         )
-    number = raw.decode()
     if await hub.facilities.get(number) is None:
         raise NotFound("no such facility", code="unknown_facility")
     token = hub.tokens.issue(
@@ -99,13 +104,13 @@ ROUTES = [
         },
     ),
     ApiRoute(
-        "/v1/monitor-pairings/{code}/claim",
+        "/v1/facilities/{facility}/monitor-pairings/{code}/claim",
         "POST",
         claim_pairing,
-        "Trade a pairing code for a monitor token (single use)",
+        "Trade a pairing code of this facility for a monitor token (single use)",
         responses={
             200: "{token, role, facility, expires_in}",
-            400: "invalid_code",
+            400: "invalid_code, invalid_facility",
             404: "unknown_pairing_code (wrong, used or expired)",
             429: "rate_limited",
         },

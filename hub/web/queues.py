@@ -62,12 +62,18 @@ async def get_queue(request: Request) -> Response:
     found = await hub.store.load_view(info)
     if found is None:
         raise NotFound("no such queue", code="unknown_queue")
-    if await hub.service.roll_day_if_stale(info, orjson.loads(found[0]), time.time()):
+    parsed = orjson.loads(found[0])
+    if await hub.service.roll_day_if_stale(info, parsed, time.time()):
         found = await hub.store.load_view(info) or found
+        parsed = orjson.loads(found[0])
     view, version = found
+    # ETag is `"v"` (API.md). A client that knows the epoch may send `"epoch.v"` instead:
+    # that matches only in the same epoch, so after a lost-writes epoch renewal with an equal
+    # v it gets the new state rather than a 304 (the JS client does this).
     etag = f'"{version}"'
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if etag in _etags(request.headers.get("if-none-match", "")):
+    sent = _etags(request.headers.get("if-none-match", ""))
+    if etag in sent or f'"{parsed.get("epoch", "")}.{version}"' in sent:
         return Response(status_code=304, headers=headers)
     return JSONBytes(view, headers=headers)
 

@@ -66,7 +66,16 @@ _AUTH = "junban.principal"
 """scope key: the principal ``authenticate`` found (or the error it would raise)."""
 _AUDIT = "junban.audit"
 """scope key: what an endpoint says it acted on (``audit_target``)."""
+_REVOKED = "junban.revoked"
+"""scope key: the principal of a revoked token (still audited: who tried to use it)."""
 AUDITED_ROLES = ("staff", "operator")
+AUDITED_READS = ("staff", "operator", "ticket-or-staff")
+"""Routes whose GETs are audited when a staff/operator token makes them: they read personal
+data (the staff view, a ticket's name/phone/note), mint a patient token (the ticket link)
+or read the audit log itself."""
+READ_DEDUPE_S = 600.0
+"""A staff/operator read identical to one audited less than this ago (same subject, role,
+address, route, target and outcome) is not written again (a console polling GET /staff)."""
 log = logging.getLogger("junban")
 
 
@@ -141,6 +150,7 @@ async def authenticate(request: Request) -> Principal | None:
         if principal is not None and principal.token_version is not None:
             current = await hub_of(request).versions.current(principal.subject)
             if principal.token_version < current:
+                request.scope[_REVOKED] = principal
                 raise Unauthorized("this token was revoked; log in again", code="token_revoked")
     except JunbanError as exc:
         request.scope[_AUTH] = exc
@@ -156,34 +166,69 @@ def audit_target(request: Request, *, facility: str | None = None, target: str =
 
 def serve(route: ApiRoute) -> Endpoint:
     """The endpoint Starlette runs for ``route``: authenticate (with the revocation check),
-    run the handler, then audit it when a staff or operator token acted (every method but
-    GET, and GET of staff/operator routes, which read personal data or the audit log)."""
+    run the handler, then audit it when a staff or operator token acted — a revoked one too
+    — on every method but GET, and on GETs of the ``AUDITED_READS`` routes (identical reads
+    within ``READ_DEDUPE_S`` once, see ``ReadDedupe``)."""
     endpoint = route.endpoint
-    audit_reads = route.auth in AUDITED_ROLES
+    audit_reads = route.auth in AUDITED_READS
 
     async def served(request: Request) -> Response:
-        principal = await authenticate(request)
+        principal = await authenticate(request) or request.scope.get(_REVOKED)
         if principal is None or principal.role not in AUDITED_ROLES:
             return await endpoint(request)
-        if request.method == "GET" and not audit_reads:
+        reading = request.method == "GET"
+        if reading and not audit_reads:
             return await endpoint(request)
-        audit_log = hub_of(request).audit
+        hub = hub_of(request)
+        audit_log = hub.audit
         try:
             response = await endpoint(request)
         except JunbanError as exc:
             entry = _entry(request, route, principal, exc.status, exc.code)
-            await _audit_quietly(audit_log, entry)
+            if not reading or _READS.first(entry):
+                await _audit_quietly(audit_log, entry)
             raise
         except Exception:
             await _audit_quietly(audit_log, _entry(request, route, principal, 500, "error"))
             raise
         entry = _entry(request, route, principal, response.status_code, "ok")
-        response.background = _after(response.background, audit_log, entry)
+        if not reading or _READS.first(entry):
+            response.background = _after(response.background, audit_log, entry)
         return response
 
     served.__name__ = endpoint.__name__
     served.__doc__ = endpoint.__doc__
     return served
+
+
+class ReadDedupe:
+    """Which audited reads this process wrote in the last ``window_s`` seconds: a repeat of
+    the same read (who, role, address, action, facility, target, status, outcome) is not
+    written again within the window. In-process and bounded (``max_keys``; when full, the
+    expired keys go, and if none had, all of them: at worst a read is written once more)."""
+
+    def __init__(self, window_s: float = READ_DEDUPE_S, max_keys: int = 50_000) -> None:
+        self.window_s = window_s
+        self.max_keys = max_keys
+        self._until: dict[tuple[str, ...], float] = {}
+
+    def first(self, entry: AuditEntry) -> bool:
+        """True when ``entry`` must be written (and remember it for the window)."""
+        now = time.monotonic()
+        key = (entry.who, entry.role, entry.ip, entry.action, entry.facility, entry.target,
+               str(entry.status), entry.outcome)  # fmt: skip
+        until = self._until.get(key)
+        if until is not None and until > now:
+            return False
+        if len(self._until) >= self.max_keys:
+            self._until = {k: t for k, t in self._until.items() if t > now}
+            if len(self._until) >= self.max_keys:
+                self._until.clear()
+        self._until[key] = now + self.window_s
+        return True
+
+
+_READS = ReadDedupe()
 
 
 def _entry(

@@ -28,7 +28,8 @@ async def sse_states(base_url: str, info: str, until_v: int, out: list[dict]) ->
                     event[name] = value.strip()
                 elif not line and "data" in event:
                     state = orjson.loads(event["data"])
-                    assert event["event"] == "state" and int(event["id"]) == state["v"]
+                    assert event["event"] == "state"
+                    assert event["id"] == str(state["v"])
                     out.append(state)
                     event = {}
                     if state["v"] >= until_v:

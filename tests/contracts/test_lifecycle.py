@@ -91,13 +91,29 @@ def test_every_command_follows_the_transition_table_or_is_refused(actions: list[
         try:
             after = COMMANDS[action](contract)
         except Conflict as refused_for_cause:
-            assert refused_for_cause.code in ("not_contracted", "already_objected")
+            # for its own reason: a part already dropped, a second objection, suspending a
+            # suspended (or resuming a running) cancelled contract, or one no longer in force
+            assert refused_for_cause.code in (
+                "not_contracted",
+                "already_objected",
+                "illegal_transition",
+                "not_in_force",
+            )
+            if refused_for_cause.code == "illegal_transition":
+                assert contract.status == "cancelled"
             continue
         partial_discontinuation = action == "cancel_for_discontinuation" and after.dropped
+        from_cancelled = contract.status == "cancelled"
         if target is None or (partial_discontinuation and after.status != "cancelled"):
             assert after.status == contract.status
+        elif from_cancelled:
+            assert after.status == "cancelled"  # only the suspension (and the end) changes
         else:
             assert after.status == target
+        if action == "suspend":
+            assert after.suspension is not None
+        if action == "resume":
+            assert after.suspension is None
         contract = after
 
 
@@ -164,6 +180,105 @@ def test_art15_the_operator_cancels_only_a_suspended_contract() -> None:
         date(2025, 7, 1),
     )
     assert not lifecycle.is_effective(cancelled, date(2025, 7, 2))
+
+
+@pytest.mark.parametrize(
+    ("steps", "status", "running_on_jun_18", "effective"),
+    [
+        # the customer gave notice on 2025-06-03 (effective 2026-04-30, minimum term 12):
+        # still in force, so Art. 12 applies — suspended for non-payment
+        (("notice", "suspend"), "cancelled", False, date(2026, 4, 30)),
+        # ... and resumed once paid, still cancelled at the same date
+        (("notice", "suspend", "resume"), "cancelled", True, date(2026, 4, 30)),
+        # ... or cancelled by the operator (Art. 15-1), which brings the end forward
+        (("notice", "suspend", "operator"), "cancelled", False, date(2025, 6, 20)),
+        # suspended first, then the customer's notice: the suspension stays, resume works
+        (("suspend", "notice", "resume"), "cancelled", True, date(2026, 4, 30)),
+    ],
+)
+def test_art12_15_apply_to_a_cancelled_contract_still_in_force(
+    steps: tuple[str, ...], status: str, running_on_jun_18: bool, effective: date
+) -> None:
+    """第１２条 / 第１５条 speak of the contract (利用契約), not of its status: during a
+    customer's notice period (Art. 16-1) the contract is in force, so the operator may still
+    suspend it, resume it once the reason is cured, or cancel it."""
+    run = {
+        "notice": lambda c: lifecycle.cancel_by_customer(c, date(2025, 6, 3)),
+        "suspend": lambda c: lifecycle.suspend(c, "non_payment", date(2025, 6, 10)),
+        "resume": lambda c: lifecycle.resume(c, date(2025, 6, 15)),
+        "operator": lambda c: lifecycle.cancel_by_operator(c, date(2025, 6, 20)),
+    }
+    contract = started(12)
+    for step in steps:
+        contract = run[step](contract)
+    assert contract.status == status
+    assert contract.cancellation is not None
+    assert contract.cancellation.effective_date == effective
+    assert lifecycle.service_available(contract, date(2025, 6, 18)) is running_on_jun_18
+
+
+@pytest.mark.parametrize(
+    ("call", "code"),
+    [
+        # not suspended: nothing to resume, and Art. 15-1 needs a suspension first
+        (lambda c: lifecycle.resume(c, date(2025, 6, 15)), "illegal_transition"),
+        (lambda c: lifecycle.cancel_by_operator(c, date(2025, 6, 15)), "illegal_transition"),
+        # after the effective date the contract is over: nothing to suspend
+        (lambda c: lifecycle.suspend(c, "abuse", date(2026, 5, 1)), "not_in_force"),
+        # suspended twice
+        (lambda c: lifecycle.suspend(lifecycle.suspend(c, "abuse", date(2025, 6, 5)),
+                                     "abuse", date(2025, 6, 6)), "illegal_transition"),
+        # an operator's cancellation is final: no resume, no second one
+        (lambda c: lifecycle.resume(lifecycle.cancel_by_operator(lifecycle.suspend(
+            c, "abuse", date(2025, 6, 5)), date(2025, 6, 6)), date(2025, 6, 6)),
+         "illegal_transition"),
+        (lambda c: lifecycle.cancel_by_operator(lifecycle.cancel_by_operator(lifecycle.suspend(
+            c, "abuse", date(2025, 6, 5)), date(2025, 6, 8)), date(2025, 6, 6)),
+         "illegal_transition"),
+    ],
+)  # fmt: skip
+def test_a_cancelled_contract_refuses_what_its_state_forbids(call: object, code: str) -> None:
+    noticed = lifecycle.cancel_by_customer(started(12), date(2025, 6, 3))
+    with pytest.raises(Conflict) as refused:
+        call(noticed)  # type: ignore[operator]
+    assert refused.value.code == code
+
+
+@given(S.active_contracts(), st.integers(0, 400), st.integers(-30, 500), st.integers(0, 400))
+def test_suspension_follows_the_contract_being_in_force_not_its_status(
+    contract: Contract, notice_after: int, suspend_after: int, resume_after: int
+) -> None:
+    """After a customer's notice, suspend succeeds exactly on the days the contract is in
+    force; resume then restores the service on any day still in force; the operator's
+    cancellation ends it on its day, never later than the customer's date."""
+    assert contract.start_date is not None
+    noticed = cancel_by_customer(contract, contract.start_date + timedelta(days=notice_after))
+    assert noticed.cancellation is not None
+    end = noticed.cancellation.effective_date
+    day = contract.start_date + timedelta(days=suspend_after)
+    if day < contract.start_date:
+        return
+    if not lifecycle.is_effective(noticed, day):
+        with pytest.raises(Conflict) as refused:
+            lifecycle.suspend(noticed, "non_payment", day)
+        assert refused.value.code == "not_in_force"
+        return
+    suspended = lifecycle.suspend(noticed, "non_payment", day)
+    assert suspended.status == "cancelled" and not lifecycle.service_available(suspended, day)
+    later = day + timedelta(days=resume_after)
+    if later <= end:
+        resumed = lifecycle.resume(suspended, later)
+        assert lifecycle.service_available(resumed, later)
+        assert resumed.cancellation == noticed.cancellation
+        ended = lifecycle.cancel_by_operator(suspended, later)
+        assert ended.cancellation is not None
+        assert ended.cancellation.by == "operator"
+        assert ended.cancellation.effective_date == later <= end
+        assert not lifecycle.is_effective(ended, later + timedelta(days=1))
+    else:
+        with pytest.raises(Conflict) as refused:
+            lifecycle.resume(suspended, later)
+        assert refused.value.code == "not_in_force"
 
 
 # ---- Art. 16-1: the customer's cancellation -------------------------------------------------

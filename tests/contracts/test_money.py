@@ -54,6 +54,9 @@ def operating_hours_by_the_minute(start: datetime, end: datetime) -> int:
         (at(2025, 6, 2, 0), at(2025, 6, 2, 6), "operator", 0),
         # 53 h 59 min -> floor(53.98 / 18) = 2
         (at(2025, 6, 2, 6), at(2025, 6, 4, 23, 59), "operator", 2),
+        # decided (docs/contracts.md): the time divided by 18 is operating time too —
+        # 20:00 Mon -> 14:00 Wed is 4 + 18 + 8 = 30 h -> 1 (its 42 wall-clock hours would be 2)
+        (at(2025, 6, 2, 20), at(2025, 6, 4, 14), "operator", 1),
         # a carrier's fault refunds nothing however long (Art. 32-2)
         (at(2025, 6, 2, 6), at(2025, 6, 9, 0), "carrier", 0),
     ],

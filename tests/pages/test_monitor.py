@@ -2,44 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.conftest import TOKENS, HubProcess, make_facility, staff_headers
-from tests.pages.conftest import screenshot
-
-TV = {"width": 1920, "height": 1080}
-
-# Records what the page asks the speech engine to say (the engine itself stays real).
-SPEECH_RECORDER = """
-window.__spoken = []; window.__cancelled = 0;
-if (window.speechSynthesis) {
-  const speak = speechSynthesis.speak.bind(speechSynthesis);
-  speechSynthesis.speak = (u) => { window.__spoken.push({text: u.text, lang: u.lang}); speak(u); };
-  const cancel = speechSynthesis.cancel.bind(speechSynthesis);
-  speechSynthesis.cancel = () => { window.__cancelled += 1; cancel(); };
-}
-"""
-
-
-@pytest.fixture
-async def tv(browser: Browser) -> AsyncIterator[Page]:
-    """A 1920×1080 page with the speech recorder; fails the test on uncaught page errors."""
-    ctx = await browser.new_context(locale="ja-JP", viewport=TV)
-    await ctx.add_init_script(SPEECH_RECORDER)
-    page = await ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    await ctx.close()
-    assert not errors, f"uncaught errors in the page: {errors}"
-
-
-def monitor_token(facility: str) -> str:
-    return TOKENS.issue("monitor", subject="test-tv", facility=facility)
+from tests.pages.conftest import TV, monitor_token, screenshot
 
 
 async def staff_post(client: httpx.AsyncClient, facility: str, path: str, **body: object) -> dict:  # type: ignore[type-arg]

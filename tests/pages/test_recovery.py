@@ -6,7 +6,7 @@ import httpx
 from playwright.async_api import Browser, expect
 
 from tests.conftest import HubProcess, make_facility, staff_headers, start_hub
-from tests.pages.test_monitor import TV, monitor_token
+from tests.pages.conftest import TV, monitor_token
 
 
 async def test_monitor_and_patient_page_recover_after_a_hub_restart(

@@ -39,6 +39,7 @@ from hub.queue.model import (
     Recall,
     Requeue,
     SetMessage,
+    SetNotices,
     SetSuspended,
     StartDay,
     TicketCalled,
@@ -356,6 +357,17 @@ class QueueMachine(RuleBasedStateMachine):
     def set_message(self, cmd: SetMessage, wait: float) -> None:
         self.expect_done(self.run(cmd, wait)[1])
         assert self.state.message == cmd.text
+
+    @rule(cmd=S.set_notices(), wait=S.clock_steps())
+    def set_notices(self, cmd: SetNotices, wait: float) -> None:
+        seen, outcome = self.run(cmd, wait)
+        if any(len(n.message) > 500 for n in cmd.notices):
+            self.expect_refused(outcome, "invalid_body", 422)
+            assert self.state.notices == seen.notices
+        else:
+            self.expect_done(outcome)
+            assert self.state.notices == cmd.notices
+            assert views.public_view(self.state)["notices"] == [n.public() for n in cmd.notices]
 
     @rule(cmd=S.set_suspendeds(), wait=S.clock_steps())
     def set_suspended(self, cmd: SetSuspended, wait: float) -> None:

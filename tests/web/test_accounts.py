@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import re
 import time
+from typing import Any
 
 import httpx
+from websockets.exceptions import ConnectionClosed
 
 from tests.channels.wsclient import LiveClient
 from tests.conftest import OPERATOR, TOKENS, HubProcess, bearer, staff_headers, start_hub
@@ -58,6 +62,31 @@ async def test_five_failures_lock_the_name_and_a_success_resets(
     assert 800 <= int(locked.headers["Retry-After"]) <= 900
 
 
+def invalid_logins(metrics: str) -> float:
+    found = re.search(r'junban_login_failures_total\{outcome="invalid"\} (\S+)', metrics)
+    return float(found.group(1)) if found else 0.0
+
+
+async def test_a_parallel_burst_gets_no_more_password_checks_than_the_limit(
+    client: httpx.AsyncClient, facility: str
+) -> None:
+    """Each attempt reserves its count before the password is checked: 20 wrong passwords
+    at once are checked at most 5 times (the rest: 423 at once), then the right password
+    too is refused while the lock lasts."""
+    user = await new_user(client, facility)
+    before = invalid_logins((await client.get("/metrics")).text)
+    burst = await asyncio.gather(
+        *(login(client, user, "wrong password", own_address()) for _ in range(20))
+    )
+    checked = invalid_logins((await client.get("/metrics")).text) - before
+    codes = [r.status_code for r in burst]
+    assert checked <= 5, codes
+    assert set(codes) <= {401, 423} and codes.count(401) <= 4 and codes.count(423) >= 16
+    assert all(r.json()["error"]["code"] == "account_locked" for r in burst if r.status_code == 423)
+    right = await login(client, user, "correct horse", own_address())
+    assert right.status_code == 423 and right.json()["error"]["code"] == "account_locked"
+
+
 async def test_lockout_does_not_reveal_whether_a_user_exists(
     client: httpx.AsyncClient, facility: str
 ) -> None:
@@ -99,7 +128,7 @@ async def test_password_change(client: httpx.AsyncClient, facility: str) -> None
     wrong = await client.post(url, json={"old": "nope nope", "new": "battery staple"},
                               headers=bearer(old_token))  # fmt: skip
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_credentials"
-    for weak in ("short", user):
+    for weak in ("short", user, "correct horse"):  # too short, the name, the old one
         r = await client.post(
             url, json={"old": "correct horse", "new": weak}, headers=bearer(old_token)
         )
@@ -165,6 +194,53 @@ async def test_revoke_kills_the_token_on_http_and_its_websocket(
     assert (
         await client.get(f"/v1/queues/{facility}-01/staff", headers=bearer(fresh))
     ).status_code == 200
+
+
+async def frames_until_closed(live: LiveClient) -> list[dict[str, Any]]:
+    """Every frame the server sends until it closes the socket."""
+    frames = []
+    try:
+        while True:
+            frames.append(await live.recv(5))
+    except ConnectionClosed:
+        return frames
+
+
+async def test_a_revoked_token_opens_no_private_channel_on_a_websocket(
+    client: httpx.AsyncClient, hub: HubProcess, facility: str
+) -> None:
+    """A revoked login token is refused (4401 token_revoked) before any staff state — by
+    ``?token=`` at the upgrade and by an ``auth`` frame; whether this process knows the
+    account's version (right after the revocation) or must read it (its 1 s cache gone)."""
+    user = await new_user(client, facility)
+    token = (await login(client, user, "correct horse", own_address())).json()["token"]
+    r = await client.post(f"/v1/admin/users/{user}/revoke", headers=OPERATOR)
+    assert r.status_code == 200
+    fresh = (await login(client, user, "correct horse", own_address())).json()["token"]
+    staff, public = f"staff:{facility}-01", f"queue:{facility}-01"
+    for cached in (True, False):
+        if not cached:
+            await asyncio.sleep(1.1)  # the version cache lives 1 s
+        upgrade = await LiveClient.open(hub.base_url, token=token)
+        with contextlib.suppress(ConnectionClosed):  # it may be closed already
+            await upgrade.sub(staff)
+        assert await frames_until_closed(upgrade) == []
+        assert (upgrade.ws.close_code, upgrade.ws.close_reason) == (4401, "token_revoked")
+
+        framed = await LiveClient.open(hub.base_url)
+        await framed.sub(public)
+        await framed.state(public)
+        await framed.send({"op": "auth", "token": token})
+        with contextlib.suppress(ConnectionClosed):
+            await framed.sub(staff)
+        seen = await frames_until_closed(framed)
+        assert not [f for f in seen if f.get("ch") == staff], seen
+        assert (framed.ws.close_code, framed.ws.close_reason) == (4401, "token_revoked")
+    # a good token whose version this process must read still works
+    live = await LiveClient.open(hub.base_url, token=fresh)
+    await live.sub(staff)
+    assert (await live.state(staff))["data"]["info"] == f"{facility}-01"
+    await live.close()
 
 
 async def test_self_revoke_reaches_another_process_within_seconds(

@@ -120,6 +120,94 @@ async def test_csv_export(client: httpx.AsyncClient) -> None:
         assert rows[-1]["user_agent"] == "'=HYPERLINK(1)"  # no formula in a spreadsheet
 
 
+async def settled(client: httpx.AsyncClient, facility: str, who: str) -> list[dict[str, Any]]:
+    """``who``'s entries in the facility's log, once a marker action of theirs (closing
+    web acceptance, done last) is in and the writes before it had time to land."""
+    headers = bearer(TOKENS.issue("staff", subject=who, facility=facility))
+    r = await client.post(f"/v1/queues/{facility}-01/web/close", headers=headers)
+    assert r.status_code == 200, r.text
+    log = await entries(client, 1, staff_headers(facility))
+    deadline = time.monotonic() + 5
+    while not any(e["action"].endswith("/web/close") and e["who"] == who for e in log):
+        assert time.monotonic() < deadline, log
+        await asyncio.sleep(0.05)
+        log = await entries(client, 1, staff_headers(facility))
+    await asyncio.sleep(0.2)
+    log = await entries(client, 1, staff_headers(facility))
+    return [e for e in log if e["who"] == who and not e["action"].endswith("/web/close")]
+
+
+async def test_staff_reads_of_a_ticket_and_its_link_are_logged_and_repeats_once(
+    client: httpx.AsyncClient,
+) -> None:
+    """GET of a ticket (name, phone, note) and of its link (mints a patient token) by staff
+    are audited like the staff view; the same read repeated (a console polling every 5 s)
+    is written once per 10 minutes, another target again."""
+    facility = await make_facility(client, ("01",))
+    info = f"{facility}-01"
+    taken = await client.post(f"/v1/queues/{info}/tickets", json={"name": "山田", "phone": "090"})
+    ticket = taken.json()["ticket"]["id"]
+    other = (await client.post(f"/v1/queues/{info}/tickets")).json()["ticket"]["id"]
+    nurse = bearer(TOKENS.issue("staff", subject="nurse-reads", facility=facility))
+    for path in (f"tickets/{ticket}", f"tickets/{ticket}/link", "staff"):
+        for _ in range(3):
+            r = await client.get(f"/v1/queues/{info}/{path}", headers=nurse)
+            assert r.status_code == 200, r.text
+    again = await client.get(f"/v1/queues/{info}/tickets/{other}", headers=nurse)
+    assert again.status_code == 200
+    reads = [(e["action"], e["target"], e["outcome"]) for e in
+             await settled(client, facility, "nurse-reads")]  # fmt: skip
+    assert reads == [
+        ("GET /v1/queues/{info}/tickets/{ticket_id}", f"info={info} ticket_id={ticket}", "ok"),
+        ("GET /v1/queues/{info}/tickets/{ticket_id}/link", f"info={info} ticket_id={ticket}",
+         "ok"),
+        ("GET /v1/queues/{info}/staff", f"info={info}", "ok"),
+        ("GET /v1/queues/{info}/tickets/{ticket_id}", f"info={info} ticket_id={other}", "ok"),
+    ]  # fmt: skip
+
+
+async def test_a_revoked_staff_token_is_logged_when_it_is_used(
+    client: httpx.AsyncClient,
+) -> None:
+    facility = await make_facility(client, ("01",))
+    user = f"revoked-{facility}"
+    body = {"user": user, "password": "correct horse", "facility": facility}
+    assert (await client.post("/v1/admin/users", json=body, headers=OPERATOR)).status_code == 201
+    me = {"X-Forwarded-For": f"192.0.2.{int(facility) % 200 + 1}"}
+    login = {"user": user, "password": "correct horse"}
+    token = (await client.post("/v1/auth/login", json=login, headers=me)).json()["token"]
+    assert (await client.post("/v1/auth/revoke", headers=bearer(token))).status_code == 200
+    for method, path in (("GET", "staff"), ("POST", "call-next")):
+        r = await client.request(
+            method, f"/v1/queues/{facility}-01/{path}", headers={**bearer(token), **me}
+        )
+        assert r.status_code == 401 and r.json()["error"]["code"] == "token_revoked"
+    log = await entries(client, 4, staff_headers(facility))
+    tried = [(e["action"], e["status"], e["outcome"], e["ip"]) for e in log if e["who"] == user]
+    assert tried[-2:] == [
+        ("GET /v1/queues/{info}/staff", "401", "token_revoked", me["X-Forwarded-For"]),
+        ("POST /v1/queues/{info}/call-next", "401", "token_revoked", me["X-Forwarded-For"]),
+    ]
+
+
+async def test_odd_unicode_digits_are_a_clear_4xx_not_a_500(
+    client: httpx.AsyncClient, facility: str
+) -> None:
+    """'²'.isdigit() is true but int('²') fails: query numbers and Last-Event-ID take ASCII
+    digits only."""
+    staff = staff_headers(facility)
+    for params in ({"limit": "²"}, {"since": "²"}, {"limit": "١٢"}, {"since": "１２３"}):
+        r = await client.get(A, params=params, headers=staff)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_query", params
+    url = f"/v1/queues/{facility}-01/events"
+    async with client.stream("GET", url, headers={"Last-Event-ID": b"\xb2"}) as events:
+        assert events.status_code == 200
+        async with asyncio.timeout(5):
+            async for line in events.aiter_lines():
+                if line.startswith("event: state"):
+                    break
+
+
 async def test_logins_and_lockouts_are_logged(client: httpx.AsyncClient) -> None:
     started = str(int(time.time() * 1000))
     facility = await make_facility(client, ("01",), open_all=False)

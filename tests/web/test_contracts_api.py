@@ -3,20 +3,29 @@ incidents, invoices, limits and the public service hours."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import secrets
 import subprocess
 import sys
+import time
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
+import redis.asyncio as aioredis
 
+from hub import keys
+from hub.queue.facilities import FacilityStore
+from tests.channels.wsclient import LiveClient
 from tests.conftest import (
     OPERATOR,
     HubProcess,
     new_facility_number,
     short_tempdir,
     staff_headers,
+    start_hub,
 )
 
 C = "/v1/admin/contracts"
@@ -40,6 +49,12 @@ async def active(client: httpx.AsyncClient, **approve: Any) -> dict[str, Any]:
     r = await client.post(f"{C}/{contract['id']}/approve", json=body, headers=OPERATOR)
     assert r.status_code == 200, r.text
     return dict(r.json())
+
+
+def hub_today(contract: dict[str, Any]) -> date:
+    """Today as the hub counts it (facility time, Asia/Tokyo): never ``date.today()`` of the
+    test process, which is another day from 15:00 to 24:00 UTC."""
+    return date.fromisoformat(contract["today"]["date"])
 
 
 async def post(client: httpx.AsyncClient, contract: dict[str, Any], action: str,
@@ -74,6 +89,100 @@ async def test_approve_without_a_number_assigns_a_free_one(client: httpx.AsyncCl
     assert r.status_code == 200, r.text
     number = r.json()["facility"]
     assert number.isdigit() and (await client.get(f"/v1/facilities/{number}")).status_code == 200
+
+
+async def test_concurrent_approvals_create_one_facility_and_the_other_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    """Two approvals of one contract at once (each with its own facility number): exactly
+    one succeeds and its facility serves; the other answers 409 and creates nothing."""
+    for _ in range(3):
+        contract = await applied(client)
+        numbers = [new_facility_number(), new_facility_number()]
+        answers = await asyncio.gather(
+            *(post(client, contract, "approve", {"name": "Race", "facility": n}) for n in numbers)
+        )
+        assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+        loser = next(r for r in answers if r.status_code == 409)
+        assert loser.json()["error"]["code"] == "illegal_transition"
+        won = next(r for r in answers if r.status_code == 200).json()["facility"]
+        lost = next(n for n in numbers if n != won)
+        facility = (await client.get(f"/v1/facilities/{won}")).json()
+        assert facility["suspended"] is False
+        assert (await client.get(f"/v1/facilities/{lost}")).status_code == 404
+        assert (await client.get(f"/v1/queues/{lost}-01")).status_code == 404
+
+
+async def test_concurrent_commands_leave_the_facility_in_line_with_the_contract(
+    client: httpx.AsyncClient,
+) -> None:
+    """Commands on one contract wait for each other (and for each other's sync): a burst of
+    suspends and resumes ends with the facility agreeing with the stored contract."""
+    contract = await active(client)
+    number = contract["facility"]
+    burst = [
+        post(client, contract, "suspend", {"reason": "abuse"}) if i % 2 == 0
+        else post(client, contract, "resume")
+        for i in range(10)
+    ]  # fmt: skip
+    answers = await asyncio.gather(*burst)
+    assert {r.status_code for r in answers} <= {200, 409}, [r.text for r in answers]
+    stored = (await client.get(f"{C}/{contract['id']}", headers=OPERATOR)).json()
+    facility = (await client.get(f"/v1/facilities/{number}")).json()
+    queue = (await client.get(f"/v1/queues/{number}-01")).json()
+    suspended = stored["status"] == "suspended"
+    assert facility["suspended"] is suspended and queue["suspended"] is suspended
+
+
+async def test_a_failed_facility_sync_still_answers_the_stored_change(
+    client: httpx.AsyncClient, redis_url: str
+) -> None:
+    """The change is stored, then the facility sync fails (here: an unreadable facility
+    record): the answer is the stored contract, not an error, and the contract stays on the
+    due list for the keeper to repair."""
+    contract = await active(client)
+    raw = aioredis.from_url(redis_url)
+    key = keys.facility(contract["facility"])
+    saved = await raw.get(key)
+    try:
+        await raw.set(key, b"\xc1 not a facility")
+        r = await post(client, contract, "suspend", {"reason": "non_payment"})
+        assert r.status_code == 200, r.text
+        assert r.json()["status"] == "suspended"
+        due = await raw.zscore(keys.CONTRACTS_DUE, contract["id"])
+        assert due is not None and due <= time.time()
+    finally:
+        await raw.set(key, saved)
+        await raw.aclose()
+
+
+async def test_the_contract_keeper_survives_a_broken_record(
+    client: httpx.AsyncClient, redis_url: str
+) -> None:
+    """A due contract whose record cannot be read is logged and skipped: the keeper goes on
+    with the others, this round and the next."""
+    keeper = start_hub(redis_url, JUNBAN_DAY_CHECK="0.2")
+    raw = aioredis.from_url(redis_url)
+    broken = "c" + secrets.token_hex(6)
+    try:
+        await raw.set(keys.contract(broken), b"\xc1 not a contract")
+        contract = await active(client)
+        number = contract["facility"]
+        for _ in range(2):  # two rounds: the keeper is still alive after the first
+            await FacilityStore(raw).update(
+                number, lambda f: replace(f, suspended=True, suspended_reason="tampered")
+            )
+            await raw.zadd(keys.CONTRACTS_DUE, {broken: 0, contract["id"]: 1})
+            deadline = time.monotonic() + 10
+            while (await client.get(f"/v1/facilities/{number}")).json()["suspended"]:
+                assert time.monotonic() < deadline, keeper.log.read_text()[-2000:]
+                await asyncio.sleep(0.1)
+        assert "could not bring contract " + broken in keeper.log.read_text()
+    finally:
+        await raw.delete(keys.contract(broken))
+        await raw.zrem(keys.CONTRACTS_DUE, broken)
+        await raw.aclose()
+        keeper.stop()
 
 
 async def test_refused_transitions_answer_the_rules_code_and_change_nothing(
@@ -151,8 +260,8 @@ async def test_suspend_resume_and_the_admin_routes_agree(client: httpx.AsyncClie
 async def test_customer_cancellation_takes_effect_at_the_end_of_next_month(
     client: httpx.AsyncClient,
 ) -> None:
-    today = date.today()
     contract = await active(client)
+    today = hub_today(contract)
     r = await post(client, contract, "cancel", {"by": "customer", "on": today.isoformat()})
     assert r.status_code == 200, r.text
     cancellation = r.json()["cancellation"]
@@ -174,9 +283,16 @@ async def test_objection_to_renewal(client: httpx.AsyncClient) -> None:
     assert again.status_code == 409 and again.json()["error"]["code"] == "already_objected"
 
 
-async def test_notices_show_on_the_facility_at_once(client: httpx.AsyncClient) -> None:
+async def test_notices_show_on_the_facility_at_once(
+    client: httpx.AsyncClient, hub: HubProcess
+) -> None:
+    """An announced interruption reaches the partner API, the queue's view and, live, every
+    page subscribed to the queue (pages show it ahead of time)."""
     contract = await active(client)
     number = contract["facility"]
+    watcher = await LiveClient.open(hub.base_url)
+    await watcher.sub(f"queue:{number}-01")
+    assert (await watcher.state(f"queue:{number}-01"))["data"]["notices"] == []
     now = datetime.now().astimezone()
     late = {"kind": "maintenance", "starts_at": (now + timedelta(hours=1)).isoformat(),
             "announced_at": (now + timedelta(hours=2)).isoformat()}  # fmt: skip
@@ -192,14 +308,22 @@ async def test_notices_show_on_the_facility_at_once(client: httpx.AsyncClient) -
     }
     r = await post(client, contract, "interruptions", body)
     assert r.status_code == 201, r.text
-    short = {"part": "api", "on": (date.today() + timedelta(days=30)).isoformat()}
+    today = hub_today(contract)
+    short = {"part": "api", "on": (today + timedelta(days=30)).isoformat()}
     r2 = await post(client, contract, "discontinuations", short)
     assert r2.status_code == 422 and r2.json()["error"]["code"] == "notice_too_short"
-    ok = {"part": "api", "on": (date.today() + timedelta(days=70)).isoformat(), "message": "API"}
+    ok = {"part": "api", "on": (today + timedelta(days=70)).isoformat(), "message": "API"}
     assert (await post(client, contract, "discontinuations", ok)).status_code == 201
     notices = (await client.get(f"/v1/facilities/{number}")).json()["notices"]
     assert [n["kind"] for n in notices] == ["interruption", "discontinuation"]
     assert notices[0]["message"] == "点検のため" and notices[1]["part"] == "api"
+    view = (await client.get(f"/v1/queues/{number}-01")).json()
+    assert view["notices"] == notices
+    live = await watcher.until(
+        lambda f: f["op"] == "state" and len(f["data"]["notices"]) == 2, timeout=5
+    )
+    assert live["data"]["notices"] == notices
+    await watcher.ws.close()
 
 
 async def test_incident_claim_refund_and_invoice(client: httpx.AsyncClient) -> None:
@@ -258,7 +382,8 @@ async def test_the_contracts_cli(client: httpx.AsyncClient, hub: HubProcess) -> 
     done = junban(hub, "approve", contract["id"], "--name", "CLI Clinic", "--facility", number,
                   "--counter", "01=受付")  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["status"] == "active"
+    approved = json.loads(done.stdout)
+    assert approved["status"] == "active"
     assert junban(hub, "suspend", contract["id"], "--reason", "abuse").returncode == 0
     facility = (await client.get(f"/v1/facilities/{number}")).json()
     assert facility["suspended"] is True and facility["counters"][0]["label"] == "受付"
@@ -267,7 +392,7 @@ async def test_the_contracts_cli(client: httpx.AsyncClient, hub: HubProcess) -> 
     assert junban(hub, "resume", contract["id"]).returncode == 0
     listed = json.loads(junban(hub, "list", "--facility", number).stdout)["contracts"]
     assert [c["status"] for c in listed] == ["active"]
-    month = date.today().strftime("%Y-%m")
+    month = hub_today(approved).strftime("%Y-%m")  # the hub's month, not the test's
     bill = junban(hub, "invoice", contract["id"], month, "--csv")
     assert bill.returncode == 0 and "service_fee" in bill.stdout
 

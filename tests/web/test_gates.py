@@ -61,6 +61,37 @@ async def test_a_cancelled_facility_stays_shut(client: httpx.AsyncClient) -> Non
     assert (await take(client, info)).status_code == 403
 
 
+async def test_a_cancelled_contract_in_its_notice_period_can_be_suspended_and_resumed(
+    client: httpx.AsyncClient,
+) -> None:
+    """Art. 12 and 15 during a customer's notice period (Art. 16-1): the contract is still
+    in force, so the operator suspends it (tickets stop), resumes it once paid (tickets
+    again), or cancels it, which ends it that day instead of at the month end."""
+    contract = await active(client)
+    info = await open_all(client, contract)
+    noticed = await post(client, contract, "cancel", {"by": "customer"})
+    assert noticed.status_code == 200 and noticed.json()["status"] == "cancelled"
+    month_end = noticed.json()["cancellation"]["effective_date"]
+    suspended = await post(client, contract, "suspend", {"reason": "non_payment"})
+    assert suspended.status_code == 200, suspended.text
+    assert suspended.json()["status"] == "cancelled"
+    assert suspended.json()["today"]["service_reason"] == "non_payment"
+    assert (await take(client, info)).json()["error"]["code"] == "facility_suspended"
+    resumed = await client.post(f"/v1/admin/facilities/{contract['facility']}/resume",
+                                headers=OPERATOR)  # fmt: skip
+    assert resumed.status_code == 200 and resumed.json()["suspended"] is False
+    assert (await take(client, info)).status_code == 201
+    assert (await post(client, contract, "suspend", {"reason": "non_payment"})).status_code == 200
+    ended = await post(client, contract, "cancel", {"by": "operator"})
+    assert ended.status_code == 200, ended.text
+    cancellation = ended.json()["cancellation"]
+    today = ended.json()["today"]["date"]
+    assert cancellation["by"] == "operator" and cancellation["effective_date"] == today
+    assert today <= month_end
+    again = await post(client, contract, "resume")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "illegal_transition"
+
+
 async def test_a_cancellation_whose_date_has_passed_closes_the_facility(
     client: httpx.AsyncClient,
 ) -> None:
@@ -73,6 +104,8 @@ async def test_a_cancellation_whose_date_has_passed_closes_the_facility(
     assert r.json()["today"]["service_reason"] == "contract_ended"
     refused = await take(client, info)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "facility_suspended"
+    over = await post(client, contract, "suspend", {"reason": "non_payment"})
+    assert over.status_code == 409 and over.json()["error"]["code"] == "not_in_force"
 
 
 async def test_the_partner_api_needs_the_api_option(client: httpx.AsyncClient, hub: Any) -> None:

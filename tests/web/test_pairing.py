@@ -7,7 +7,7 @@ import random
 
 import httpx
 
-from hub.web.pairing import MONITOR_TOKEN_TTL_S
+from hub.web.pairing import CLAIM_LIMIT_PER_FACILITY, MONITOR_TOKEN_TTL_S
 from tests.conftest import OPERATOR, TOKENS, bearer, make_facility, staff_headers
 
 _addresses = itertools.count(random.randint(1, 200) * 250)
@@ -18,6 +18,10 @@ def address() -> dict[str, str]:
     limit of one test never spends another's."""
     n = next(_addresses)
     return {"X-Forwarded-For": f"10.{n // 62500 % 250}.{n // 250 % 250}.{n % 250 + 1}"}
+
+
+def claim(facility: str, code: str) -> str:
+    return f"/v1/facilities/{facility}/monitor-pairings/{code}/claim"
 
 
 async def new_code(client: httpx.AsyncClient, facility: str) -> str:
@@ -37,14 +41,14 @@ async def test_code_pairs_a_monitor_once(client: httpx.AsyncClient, facility: st
     claim of the same code is refused with 404 unknown_pairing_code."""
     code = await new_code(client, facility)
     me = address()
-    r = await client.post(f"/v1/monitor-pairings/{code}/claim", headers=me)
+    r = await client.post(claim(facility, code), headers=me)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["role"] == "monitor" and body["facility"] == facility
     assert body["expires_in"] == MONITOR_TOKEN_TTL_S
     principal = TOKENS.verify(body["token"])
     assert (principal.role, principal.facility) == ("monitor", facility)
-    again = await client.post(f"/v1/monitor-pairings/{code}/claim", headers=me)
+    again = await client.post(claim(facility, code), headers=me)
     assert again.status_code == 404
     assert again.json()["error"]["code"] == "unknown_pairing_code"
 
@@ -59,9 +63,7 @@ async def test_monitor_token_watches_but_cannot_act(
 ) -> None:
     """The monitor token is not a staff token: no staff view, no call-next."""
     code = await new_code(client, facility)
-    token = (await client.post(f"/v1/monitor-pairings/{code}/claim", headers=address())).json()[
-        "token"
-    ]
+    token = (await client.post(claim(facility, code), headers=address())).json()["token"]
     info = f"{facility}-01"
     staff = await client.get(f"/v1/queues/{info}/staff", headers=bearer(token))
     assert staff.status_code == 403
@@ -96,11 +98,16 @@ async def test_bad_facility_and_bad_code_are_clear_errors(client: httpx.AsyncCli
     assert malformed.json()["error"]["code"] == "invalid_facility"
     me = address()
     for code in ("12345", "1234567", "abcdef", "12 456", "１２３４５６"):
-        r = await client.post(f"/v1/monitor-pairings/{code}/claim", headers=me)
+        r = await client.post(claim("1234", code), headers=me)
         assert r.status_code == 400, (code, r.text)
         assert r.json()["error"]["code"] == "invalid_code"
-    get = await client.get("/v1/monitor-pairings/123456/claim")
+    bad_facility = await client.post(claim("12x", "123456"), headers=me)
+    assert bad_facility.status_code == 400
+    assert bad_facility.json()["error"]["code"] == "invalid_facility"
+    get = await client.get(claim("1234", "123456"))
     assert get.status_code == 405
+    old = await client.post("/v1/monitor-pairings/123456/claim", headers=me)
+    assert old.status_code == 404  # the global route is gone: codes belong to a facility
 
 
 async def test_claims_are_rate_limited_per_address(
@@ -112,13 +119,42 @@ async def test_claims_are_rate_limited_per_address(
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     guesser = address()
     statuses = [
-        (await client.post(f"/v1/monitor-pairings/{wrong}/claim", headers=guesser)).status_code
-        for _ in range(10)
+        (await client.post(claim(facility, wrong), headers=guesser)).status_code for _ in range(10)
     ]
     assert set(statuses) == {404}
-    limited = await client.post(f"/v1/monitor-pairings/{code}/claim", headers=guesser)
+    limited = await client.post(claim(facility, code), headers=guesser)
     assert limited.status_code == 429
     assert limited.json()["error"]["code"] == "rate_limited"
     assert int(limited.headers["retry-after"]) >= 1
-    ok = await client.post(f"/v1/monitor-pairings/{code}/claim", headers=address())
+    ok = await client.post(claim(facility, code), headers=address())
     assert ok.status_code == 200 and ok.json()["facility"] == facility
+
+
+async def test_a_code_belongs_to_its_facility(client: httpx.AsyncClient) -> None:
+    """A monitor of another facility cannot use (nor spend) a code: it is not found there,
+    and it still pairs a monitor of its own facility afterwards."""
+    mine = await make_facility(client, ("01",))
+    other = await make_facility(client, ("01",))
+    code = await new_code(client, mine)
+    elsewhere = await client.post(claim(other, code), headers=address())
+    assert elsewhere.status_code == 404
+    assert elsewhere.json()["error"]["code"] == "unknown_pairing_code"
+    ok = await client.post(claim(mine, code), headers=address())
+    assert ok.status_code == 200 and ok.json()["facility"] == mine
+
+
+async def test_guessing_at_one_facility_never_blocks_pairing_at_another(
+    client: httpx.AsyncClient,
+) -> None:
+    """Many addresses guessing one clinic's codes hit that clinic's limit (429); pairing at
+    another clinic goes on (no global limit)."""
+    target = await make_facility(client, ("01",))
+    elsewhere = await make_facility(client, ("01",))
+    statuses = [
+        (await client.post(claim(target, f"{n:06d}"), headers=address())).status_code
+        for n in range(CLAIM_LIMIT_PER_FACILITY[0] + 1)
+    ]
+    assert set(statuses[:-1]) == {404} and statuses[-1] == 429, statuses
+    code = await new_code(client, elsewhere)
+    ok = await client.post(claim(elsewhere, code), headers=address())
+    assert ok.status_code == 200 and ok.json()["facility"] == elsewhere

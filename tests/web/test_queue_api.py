@@ -17,7 +17,7 @@ async def take(client: httpx.AsyncClient, info: str, **body: object) -> dict:  #
 
 
 async def test_public_view_has_api_shape_and_etag(client: httpx.AsyncClient, facility: str) -> None:
-    """GET view: the API.md shape, ETag "v", If-None-Match → 304 until the queue changes."""
+    """GET view: the API.md shape, ETag "v", If-None-Match → 304 until it changes."""
     info = f"{facility}-01"
     r = await client.get(f"/v1/queues/{info}")
     assert r.status_code == 200

@@ -1,14 +1,21 @@
 // The staff console /console/{facility}: log in, then run each counter's queue. Every change
 // arrives on the `staff:{info}` channels, so all consoles of the facility show it live.
 
-import { JunbanClient } from "/static/junban.js";
+import { JunbanClient, newer } from "/static/junban.js";
+import { renderNotices } from "./notices.js";
 
 const facility = document.body.dataset.facility.replace(/[^0-9]/g, "") ||
   location.pathname.split("/").filter(Boolean)[1];
 const TOKEN_KEY = "junban.console.token";
 const COUNTER_KEY = `junban.console.counter.${facility}`;
 const roomKey = (info) => `junban.console.room.${info}`;
+const PAPER_KEY = "junban.console.paper";
 const $ = (id) => document.getElementById(id);
+/** After an action's answer its button (and shortcut) stays blocked this long: a human
+ * double-click (100–250 ms apart) or a key bounce is over by then. */
+const COOLDOWN_MS = 700;
+const AUTH_CODES = new Set(["token_expired", "invalid_token", "token_revoked", "unauthorized", "forbidden"]);
+const EXPIRED = "ログインの有効期限が切れました。もう一度ログインしてください。";
 
 const state = {
   token: null,
@@ -18,6 +25,7 @@ const state = {
   views: new Map(), // info -> staff view
   current: null,
   inflight: new Set(),
+  answered: new Map(), // info -> the newest (epoch, v) an action's answer carried
   expiryTimer: null,
 };
 
@@ -77,7 +85,7 @@ async function api(method, path, body, key) {
   const data = await response.json().catch(() => ({}));
   if (response.ok) return data;
   const code = data.error?.code || "http_error";
-  if (response.status === 401) logout("ログインの有効期限が切れました。もう一度ログインしてください。");
+  if (response.status === 401) logout(EXPIRED);
   throw new ApiError(response.status, code, ERRORS[code] || data.error?.message || `HTTP ${response.status}`);
 }
 
@@ -91,20 +99,44 @@ function showError(err) {
   box.hidden = false;
 }
 
-/** Run one staff action once: its button and shortcut are blocked while it is in flight. */
-async function act(name, fn) {
+/** Run one staff action once: its button and shortcut are blocked while it is in flight
+ * and for COOLDOWN_MS after. `key` is its Idempotency-Key: for the actions that depend on
+ * what the staff saw it is derived from that view (see viewKey), so a repeat of the same
+ * press replays the first answer instead of acting twice. */
+async function act(name, fn, key = newKey()) {
   if (state.inflight.has(name)) return;
   state.inflight.add(name);
   render();
+  const session = state.token;
   try {
-    await fn(newKey());
+    await fn(key);
     showError(null);
   } catch (err) {
-    showError(err);
+    if (state.token === session) showError(err);
   } finally {
-    state.inflight.delete(name);
-    render();
+    setTimeout(() => {
+      state.inflight.delete(name);
+      render();
+    }, COOLDOWN_MS);
   }
+}
+
+/** An Idempotency-Key naming the action and the queue state (epoch, v) it was pressed on. */
+function viewKey(action, info) {
+  const view = state.views.get(info);
+  const answered = state.answered.get(info);
+  // an answer newer than the live view (the live channel lags or is down) counts as seen
+  const seen = answered && (!view || newer(answered, view)) ? answered : view;
+  return seen ? `${action}:${info}:${seen.epoch}:${seen.v}` : newKey();
+}
+
+/** Note the queue version an action's answer carries (`queue` or the ticket view). */
+function noteAnswer(info, data) {
+  const version = data?.queue ?? data;
+  if (typeof version?.v === "number" && typeof version.epoch === "string") {
+    state.answered.set(info, { epoch: version.epoch, v: version.v });
+  }
+  return data;
 }
 
 // ---- session -----------------------------------------------------------------------------
@@ -165,6 +197,28 @@ function logout(reason = "") {
   $("login-form").user.focus();
 }
 
+/** The facility record, retried with backoff while the hub is unreachable (network error or
+ * 5xx); null when this session ended meanwhile or the facility does not exist. */
+async function loadRecord(token) {
+  for (let attempt = 0; state.token === token; attempt++) {
+    try {
+      const r = await fetch(`/v1/facilities/${facility}`, { cache: "no-store" });
+      if (r.ok) return await r.json();
+      if (r.status < 500 && r.status !== 429) {
+        showError(new ApiError(r.status, "unknown_facility", `施設 ${facility} は見つかりません。`));
+        return null;
+      }
+    } catch {
+      /* offline: try again */
+    }
+    $("net").dataset.online = "false";
+    $("net").textContent = "サーバーに接続できません。再接続中…";
+    const delay = Math.min(30000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+  return null;
+}
+
 async function begin(token) {
   const c = claims(token);
   state.token = token;
@@ -172,17 +226,13 @@ async function begin(token) {
   $("app").hidden = false;
   $("tools").hidden = false;
   $("user").textContent = c.sub || c.role;
+  $("net").dataset.online = "false";
+  $("net").textContent = "接続中…";
   clearTimeout(state.expiryTimer);
-  state.expiryTimer = setTimeout(
-    () => logout("ログインの有効期限が切れました。もう一度ログインしてください。"),
-    Math.min(c.exp * 1000 - Date.now(), 2 ** 31 - 1),
-  );
-  const r = await fetch(`/v1/facilities/${facility}`);
-  if (!r.ok) {
-    showError(new ApiError(r.status, "unknown_facility", `施設 ${facility} は見つかりません。`));
-    return;
-  }
-  state.record = await r.json();
+  state.expiryTimer = setTimeout(() => logout(EXPIRED), Math.min(c.exp * 1000 - Date.now(), 2 ** 31 - 1));
+  const record = await loadRecord(token);
+  if (!record || state.token !== token) return;
+  state.record = record;
   $("clinic-name").textContent = state.record.name;
   document.title = `${state.record.name} — スタッフ画面`;
   state.infos = state.record.counters.map((x) => `${facility}-${x.counter}`);
@@ -194,17 +244,58 @@ async function begin(token) {
     $("net").textContent = s.online ? "リアルタイム更新中" : "接続が切れています。再接続中…";
   });
   client.onError((e) => {
-    if (["token_expired", "invalid_token", "unauthorized"].includes(e.code)) {
-      logout("ログインの有効期限が切れました。もう一度ログインしてください。");
-    }
+    // the connection closed for the token (4401, ch null: expired, revoked, invalid) or a
+    // staff channel refused it: this login is over
+    if (AUTH_CODES.has(e.code) && (e.ch === null || e.ch.startsWith("staff:"))) logout(EXPIRED);
   });
   for (const info of state.infos) {
     client.subscribe(`staff:${info}`, (view) => {
       state.views.set(info, view);
       render();
+      renderOperator();
     });
   }
   render();
+  renderOperator();
+}
+
+// ---- the operator's side: notices, suspension, support desk hours -------------------------
+
+/** Notices come with every queue view (live); a suspended facility gets a neutral notice. */
+function renderOperator() {
+  const views = [...state.views.values()];
+  const latest = views.reduce((a, v) => (!a || (v.updated_at || "") > (a.updated_at || "") ? v : a), null);
+  const box = $("notices");
+  renderNotices(box, latest?.notices ?? state.record?.notices, latest?.tz ?? state.record?.tz);
+  // an aria-live region: the suspension notice is added or removed, never rewritten
+  const suspended = views.length > 0 && views.every((v) => v.suspended);
+  const shown = $("suspended-notice");
+  if (suspended && !shown) {
+    const p = el("p", { className: "jb-op-notice", textContent: "この施設のサービスは停止中です。患者さんの受付はできません。詳しくは運営会社にお問い合わせください。" });
+    p.dataset.ongoing = "true";
+    p.id = "suspended-notice";
+    box.prepend(p);
+  } else if (!suspended && shown) {
+    shown.remove();
+  }
+  const hidden = box.childElementCount === 0;
+  if (box.hidden !== hidden) box.hidden = hidden;
+}
+
+/** "サポート窓口: 受付中" or "時間外（次は 11/26(木) 08:00）", from GET /v1/service/hours. */
+async function renderSupport() {
+  try {
+    const r = await fetch("/v1/service/hours");
+    if (!r.ok) return;
+    const h = await r.json();
+    const next = h.next_support_open
+      ? new Intl.DateTimeFormat("ja-JP", { month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit", timeZone: h.tz }).format(new Date(h.next_support_open))
+      : "";
+    $("support").textContent = h.support_open ? "・サポート窓口: 受付中" : `・サポート窓口: 時間外${next ? `（次は ${next}）` : ""}`;
+    $("support").dataset.open = String(h.support_open);
+  } catch {
+    /* shown again on the next round */
+  }
 }
 
 // ---- rendering ---------------------------------------------------------------------------
@@ -274,18 +365,74 @@ function ticketRow(info, t, tz) {
     actions);
 }
 
+/** Write text only when it changes (some of these are aria-live). */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
 function renderTabs() {
   const tabs = $("tabs");
-  tabs.replaceChildren(...state.infos.map((info, i) => {
-    const view = state.views.get(info);
-    return el("button", {
-      type: "button", role: "tab", class: "con-tab", id: `tab-${info}`,
-      "aria-selected": String(info === state.current), "data-info": info,
+  const same = tabs.children.length === state.infos.length &&
+    state.infos.every((info, i) => tabs.children[i].dataset.info === info);
+  if (!same) {
+    tabs.replaceChildren(...state.infos.map((info, i) => el("button", {
+      type: "button", role: "tab", class: "con-tab", id: `tab-${info}`, "data-info": info,
       "aria-keyshortcuts": String(i + 1),
       onclick: () => select(info),
-    }, el("span", {}, label(info)),
-    el("span", { class: "con-tab-count jb-num", "aria-label": "お待ち" }, String(view?.waiting_count ?? "–")));
-  }));
+    }, el("span", {}, label(info)), el("span", { class: "con-tab-count jb-num", "aria-label": "お待ち" }))));
+  }
+  // patched in place: a focused tab keeps its focus across live updates
+  state.infos.forEach((info, i) => {
+    const tab = tabs.children[i];
+    const selected = String(info === state.current);
+    if (tab.getAttribute("aria-selected") !== selected) tab.setAttribute("aria-selected", selected);
+    setText(tab.firstElementChild, label(info));
+    setText(tab.lastElementChild, String(state.views.get(info)?.waiting_count ?? "–"));
+  });
+}
+
+/** Make list `ul` hold `items` ({key, sig, build}) in order, keeping every row whose
+ * signature is unchanged (a live update does not rebuild the list, nor re-announce it, nor
+ * take the focus away from a row's button); focus in a rebuilt row moves to the same action
+ * of its new row. */
+function patchList(ul, items) {
+  const old = new Map([...ul.children].map((n) => [n.dataset.key, n]));
+  const nodes = items.map(({ key, sig, build }) => {
+    const node = old.get(key);
+    if (node && node.dataset.sig === sig) return node;
+    const fresh = build();
+    fresh.dataset.key = key;
+    fresh.dataset.sig = sig;
+    return fresh;
+  });
+  if (nodes.length === ul.children.length && nodes.every((n, i) => ul.children[i] === n)) return;
+  const focused = ul.contains(document.activeElement) ? document.activeElement : null;
+  const focusRow = focused?.closest("li")?.dataset.key;
+  const focusAction = focused?.dataset.action;
+  // rows in place stay in the document (no blur); only the changed ones are swapped
+  nodes.forEach((node, i) => {
+    const at = ul.children[i];
+    if (at !== node) ul.insertBefore(node, at ?? null);
+  });
+  while (ul.children.length > nodes.length) ul.lastElementChild.remove();
+  if (focused && !ul.contains(document.activeElement) && focusRow) {
+    const row = [...ul.children].find((n) => n.dataset.key === focusRow);
+    const target = row?.querySelector(`[data-action="${focusAction}"]`) || row?.querySelector("button");
+    target?.focus();
+  }
+}
+
+function rowItem(info, t, tz) {
+  const busy = (BY_STATUS[t.status] || []).map((a) => state.inflight.has(`${info}:${t.id}:${a}`));
+  return {
+    key: t.id,
+    sig: JSON.stringify([info, t, timing(t, tz), busy]),
+    build: () => ticketRow(info, t, tz),
+  };
+}
+
+function emptyItem(text) {
+  return { key: "empty", sig: text, build: () => el("li", { class: "con-empty jb-muted" }, text) };
 }
 
 function render() {
@@ -293,7 +440,7 @@ function render() {
   renderTabs();
   const info = state.current;
   const view = state.views.get(info);
-  $("counter-title").textContent = `${label(info)}（${info}）`;
+  setText($("counter-title"), `${label(info)}（${info}）`);
   const room = $("room");
   if (document.activeElement !== room) room.value = localStorage.getItem(roomKey(info)) || "1";
   const busy = (name) => state.inflight.has(`${info}:${name}`);
@@ -303,28 +450,25 @@ function render() {
   $("issue").disabled = !view || busy("issue");
   if (!view) return;
   const tz = view.tz || view.config?.tz;
-  $("open-state").textContent = view.open ? "受付中" : "停止中";
+  setText($("open-state"), view.open ? "受付中" : "停止中");
   $("open-state").classList.toggle("jb-pill-off", !view.open);
-  $("toggle-open").textContent = view.open ? "受付を閉じる" : "受付を開く";
+  setText($("toggle-open"), view.open ? "受付を閉じる" : "受付を開く");
   const webOn = view.web_open;
-  $("web-state").textContent = webOn ? "受付中" : "停止中";
+  setText($("web-state"), webOn ? "受付中" : "停止中");
   $("web-state").classList.toggle("jb-pill-off", !webOn);
-  $("toggle-web").textContent = webOn ? "Web 受付を止める" : "Web 受付を開始";
-  $("waiting-count").textContent = String(view.waiting_count);
-  $("last-number").textContent = String(view.last_number ?? 0);
-  $("pace").textContent = `${view.minutes_per_patient} 分`;
+  setText($("toggle-web"), webOn ? "Web 受付を止める" : "Web 受付を開始");
+  setText($("waiting-count"), String(view.waiting_count));
+  setText($("last-number"), String(view.last_number ?? 0));
+  setText($("pace"), `${view.minutes_per_patient} 分`);
   if (document.activeElement !== $("message")) $("message").value = view.message || "";
   const byId = new Map(view.tickets.map((t) => [t.id, t]));
-  const rows = (ids) => ids.map((id) => byId.get(id)).filter(Boolean).map((t) => ticketRow(info, t, tz));
-  const empty = (text) => el("li", { class: "con-empty jb-muted" }, text);
-  const calling = rows(view.calling_ids);
-  $("calling").replaceChildren(...(calling.length ? calling : [empty("呼び出し中の方はいません")]));
-  const waiting = rows(view.waiting_ids);
-  $("waiting").replaceChildren(...(waiting.length ? waiting : [empty("お待ちの方はいません")]));
-  const absent = view.tickets.filter((t) => t.status === "absent").map((t) => ticketRow(info, t, tz));
-  $("absent").replaceChildren(...(absent.length ? absent : [empty("なし")]));
-  const done = view.tickets.filter((t) => !BY_STATUS[t.status]).reverse().map((t) => ticketRow(info, t, tz));
-  $("done").replaceChildren(...(done.length ? done : [empty("なし")]));
+  const list = (id, tickets, none) =>
+    patchList($(id), tickets.length ? tickets.map((t) => rowItem(info, t, tz)) : [emptyItem(none)]);
+  const byIds = (ids) => ids.map((id) => byId.get(id)).filter(Boolean);
+  list("calling", byIds(view.calling_ids), "呼び出し中の方はいません");
+  list("waiting", byIds(view.waiting_ids), "お待ちの方はいません");
+  list("absent", view.tickets.filter((t) => t.status === "absent"), "なし");
+  list("done", view.tickets.filter((t) => !BY_STATUS[t.status]).reverse(), "なし");
 }
 
 function select(info) {
@@ -344,7 +488,12 @@ function room() {
 
 function callNext() {
   const info = state.current;
-  return act(`${info}:call-next`, (key) => api("POST", `${q(info)}/call-next`, { room: room() }, key));
+  if (!state.views.has(info)) return;
+  // the key names the queue state the staff saw: a second press on the same view (a
+  // double-click, a bounced key) replays the first answer: one patient called, not two
+  return act(`${info}:call-next`,
+    async (key) => noteAnswer(info, await api("POST", `${q(info)}/call-next`, { room: room() }, key)),
+    viewKey("call-next", info));
 }
 
 function toggleOpen() {
@@ -365,8 +514,9 @@ function toggleWeb() {
 async function ticketAction(info, t, action) {
   if (action === "cancel" && !(await confirmDialog(`${t.number}番を取り消します。よろしいですか？`))) return;
   const body = action === "call" ? { room: room() } : undefined;
-  return act(`${info}:${t.id}:${action}`, (key) =>
-    api("POST", `${q(info)}/tickets/${encodeURIComponent(t.id)}/${action}`, body, key));
+  return act(`${info}:${t.id}:${action}`, async (key) =>
+    noteAnswer(info, await api("POST", `${q(info)}/tickets/${encodeURIComponent(t.id)}/${action}`, body, key)),
+  viewKey(`${action}:${t.id}`, info));
 }
 
 function firstCalling(action) {
@@ -390,7 +540,20 @@ async function issueTicket(event) {
     const data = await api("POST", `${q(info)}/tickets`, body, key);
     form.reset();
     $("issued").textContent = `${data.ticket.number}番を発券しました（${CHANNELS[data.ticket.channel]}）`;
+    offerPrint(info, data);
   });
+}
+
+/** 「印刷」 for the ticket just issued: the paper ticket page with the ticket's own token
+ * (from the issue answer) in the fragment, never sent to the server, printed at once. */
+function offerPrint(info, data) {
+  const link = $("print-issued");
+  const paper = $("paper").value === "58" ? "58" : "80";
+  const fragment = new URLSearchParams({ token: data.token, paper, autoprint: "1" });
+  link.href = `/print/${info}/${encodeURIComponent(data.ticket.id)}#${fragment}`;
+  link.setAttribute("aria-label", `${data.ticket.number}番の受付票を印刷`);
+  link.hidden = false;
+  $("paper-field").hidden = false;
 }
 
 function saveMessage(event) {
@@ -441,6 +604,7 @@ function onKey(event) {
   };
   if (handlers[key]) {
     event.preventDefault();
+    if (event.repeat) return; // a held key is one press
     handlers[key]();
   } else if (/^[1-9]$/.test(key) && state.infos[Number(key) - 1]) {
     select(state.infos[Number(key) - 1]);
@@ -458,12 +622,21 @@ function main() {
   $("pair").addEventListener("click", pairMonitor);
   $("pairing-close").addEventListener("click", () => $("pairing").close());
   $("room").addEventListener("input", () => localStorage.setItem(roomKey(state.current), $("room").value));
+  $("paper").value = localStorage.getItem(PAPER_KEY) === "58" ? "58" : "80";
+  $("paper").addEventListener("change", () => {
+    localStorage.setItem(PAPER_KEY, $("paper").value);
+    const link = $("print-issued");
+    if (!link.hidden) link.href = link.href.replace(/paper=\d+/, `paper=${$("paper").value}`);
+  });
   document.addEventListener("keydown", onKey);
   setInterval(render, 30000); // the minutes waited move on
+  setInterval(renderOperator, 60000); // a notice's start or end passes
+  renderSupport();
+  setInterval(renderSupport, 5 * 60000);
   $("service-hours").textContent = $("service-hours").textContent.replace("-", "–");
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token && allowed(claims(token))) begin(token);
-  else logout(token ? "ログインの有効期限が切れました。もう一度ログインしてください。" : "");
+  else logout(token ? EXPIRED : "");
 }
 
 main();

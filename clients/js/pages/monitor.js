@@ -4,11 +4,16 @@
 
 import { JunbanClient } from "/static/junban.js";
 import { Announcer, Chime, callSentence } from "./monitor.sound.js";
+import { renderNotices } from "./notices.js";
 
 const facility = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
 const TOKEN_KEY = `junban.monitor.token.${facility}`;
 const SPEECH_KEY = "junban.monitor.speech";
 const OFFLINE_GRACE_MS = 3000;
+const AUTH_CODES = new Set(["token_expired", "invalid_token", "token_revoked", "unauthorized", "forbidden"]);
+// The daily fresh start happens at 04:MM, MM drawn once per page (0–44), so the screens of
+// many clinics do not all reconnect in the same second.
+const RELOAD_MINUTE = Math.floor(Math.random() * 45);
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -18,6 +23,7 @@ const state = {
   seen: new Map(), // info -> {epoch, day, keys, first}
   online: null,
   startedAt: Date.now(),
+  autoplay: false, // sound started without a user gesture: a reload keeps it
 };
 const chime = new Chime();
 const announcer = new Announcer();
@@ -73,7 +79,9 @@ async function claimCode(event) {
   }
   button.disabled = true;
   try {
-    const r = await fetch(`/v1/monitor-pairings/${code}/claim`, { method: "POST" });
+    const r = await fetch(`/v1/facilities/${encodeURIComponent(facility)}/monitor-pairings/${code}/claim`, {
+      method: "POST",
+    });
     const body = await r.json().catch(() => ({}));
     if (!r.ok) {
       const c = body.error?.code;
@@ -109,7 +117,8 @@ async function start(token) {
   const client = (state.client = new JunbanClient({ base: location.origin, token }));
   client.onStatus((s) => setOnline(s.online));
   client.onError((e) => {
-    if (["token_expired", "invalid_token"].includes(e.code)) {
+    // the connection closed for the token (4401: expired, revoked, invalid)
+    if (e.ch === null && AUTH_CODES.has(e.code)) {
       unpair("このモニターの接続の有効期限が切れました。もう一度接続してください。");
     }
   });
@@ -225,8 +234,11 @@ function renderCounter(info) {
   }));
   card.querySelector(".mon-recent").hidden = rest.length === 0;
   const waiting = card.querySelector(".mon-waiting");
-  const count = view?.waiting_count ?? 0;
-  waiting.replaceChildren("お待ち ", el("b", "jb-num", String(count)), " 人");
+  const count = String(view?.waiting_count ?? 0);
+  if (waiting.dataset.count !== count) { // aria-live: only a changed count is announced
+    waiting.dataset.count = count;
+    waiting.replaceChildren("お待ち ", el("b", "jb-num", count), " 人");
+  }
   card.classList.toggle("is-closed", view ? !view.open : false);
 }
 
@@ -238,6 +250,10 @@ function renderMessage() {
   const text = (latest?.message ?? state.record?.message ?? "").trim();
   $("message").textContent = text;
   $("message-bar").hidden = !text || !$("pairing").hidden;
+  // the operator's notices (same on every counter) and a neutral notice when suspended
+  renderNotices($("op-notices"), latest?.notices ?? state.record?.notices, latest?.tz ?? state.record?.tz);
+  const views = [...state.views.values()];
+  $("suspended").hidden = !(views.length > 0 && views.every((v) => v.suspended));
 }
 
 function onView(view) {
@@ -271,15 +287,22 @@ function enqueue(call, info) {
 
 async function drain() {
   speaking = true;
-  while (queue.length) {
-    const { call } = queue.shift();
-    const text = callSentence(call.number, call.room);
-    logAnnouncement(text);
-    flash(call);
-    await chime.play();
-    if (speechOn()) await announcer.say(text);
+  try {
+    while (queue.length) {
+      const { call, info } = queue.shift();
+      const text = callSentence(call.number, call.room);
+      try {
+        logAnnouncement(text);
+        flash(call, info);
+        await chime.play();
+        if (speechOn()) await announcer.say(text);
+      } catch (err) {
+        setTimeout(() => { throw err; }, 0); // reported; the next call is still announced
+      }
+    }
+  } finally {
+    speaking = false; // never stuck: that would also block the daily reload
   }
-  speaking = false;
 }
 
 function logAnnouncement(text) {
@@ -288,15 +311,13 @@ function logAnnouncement(text) {
   while (log.childElementCount > 20) log.firstElementChild.remove();
 }
 
-function flash(call) {
-  for (const n of document.querySelectorAll(".mon-now-number")) {
-    if (n.textContent === String(call.number)) {
-      const card = n.closest(".mon-counter");
-      card.classList.remove("is-new");
-      void card.offsetWidth; // restart the animation
-      card.classList.add("is-new");
-    }
-  }
+function flash(call, info) {
+  const card = document.querySelector(`.mon-counter[data-info="${CSS.escape(info)}"]`);
+  const n = card?.querySelector(".mon-now-number");
+  if (!n || n.textContent !== String(call.number)) return; // that counter's number only
+  card.classList.remove("is-new");
+  void card.offsetWidth; // restart the animation
+  card.classList.add("is-new");
 }
 
 // ---- sound settings ----------------------------------------------------------------------
@@ -326,8 +347,16 @@ function setupSound() {
   });
   document.addEventListener("pointerdown", unlockSound);
   document.addEventListener("keydown", unlockSound);
-  // autoplay may be allowed (kiosk browsers); otherwise the hint asks for one click
-  setTimeout(() => { $("sound-hint").hidden = chime.ready; }, 500);
+  // autoplay may be allowed (kiosk browsers: --autoplay-policy=no-user-gesture-required);
+  // otherwise the hint asks for one click
+  const policy = navigator.getAutoplayPolicy?.("audiocontext");
+  let gesture = false;
+  document.addEventListener("pointerdown", () => { gesture = true; }, { once: true, capture: true });
+  document.addEventListener("keydown", () => { gesture = true; }, { once: true, capture: true });
+  setTimeout(() => {
+    $("sound-hint").hidden = chime.ready;
+    state.autoplay = policy ? policy === "allowed" : chime.ready && !gesture;
+  }, 500);
 }
 
 // ---- clock and the daily fresh start -----------------------------------------------------
@@ -339,9 +368,18 @@ function tick() {
     hour: "2-digit", minute: "2-digit", timeZone: tz,
   }).format(now);
   $("clock").dateTime = now.toISOString();
-  const hour = Number(new Intl.DateTimeFormat("en-GB", { hour: "numeric", hourCycle: "h23", timeZone: tz }).format(now));
+  const parts = new Intl.DateTimeFormat("en-GB", { hour: "numeric", minute: "numeric", hourCycle: "h23", timeZone: tz })
+    .formatToParts(now);
+  const part = (type) => Number(parts.find((p) => p.type === type)?.value);
+  const hour = part("hour");
+  const minute = part("minute");
   const upHours = (Date.now() - state.startedAt) / 3.6e6;
-  if (hour === 4 && upHours > 2 && state.online && !speaking) location.reload(); // days of uptime: start clean
+  // days of uptime: start clean, but never lose the sound: a browser that needs a click for
+  // audio would come back silent, so reload only when audio is off anyway or autoplays
+  const soundSafe = !chime.ready || state.autoplay;
+  if (hour === 4 && minute >= RELOAD_MINUTE && upHours > 2 && state.online && !speaking && soundSafe) {
+    location.reload();
+  }
 }
 
 function main() {

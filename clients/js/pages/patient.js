@@ -1,12 +1,16 @@
 // The patient page: /q/{info} (the clinic, its live wait state, "take a ticket") and
 // /q/{info}/t/{id} (that ticket followed live, the full-screen "your turn", cancel).
-// The ticket's token is kept in localStorage (and may arrive in the URL fragment, #token=…,
-// from a printed QR code), so a reload or a flaky network never loses the ticket.
+// The ticket's token is kept in localStorage by ticket id (tickets.js; it may arrive in the
+// URL fragment, #token=…, from a printed QR code), so a reload or a flaky network never loses
+// the ticket. An absent ticket is not over (staff may requeue or call it): only done and
+// cancelled tickets, and tokens the hub refuses (401/403/404), are forgotten.
 
-import { JunbanClient } from "/static/junban.js";
+import { JunbanClient, newer } from "/static/junban.js";
 import { addStrings, applyI18n, bindLangToggle, onLangChange, t } from "./i18n.js";
+import { renderNotices } from "./notices.js";
 import { STRINGS } from "./patient.strings.js";
 import { alertTurn, primeAlerts, notificationsAvailable, askNotifications } from "./patient.alert.js";
+import { forgetTicket, latestTicket, rememberTicket, ticketById } from "./tickets.js";
 
 addStrings(STRINGS);
 
@@ -15,42 +19,30 @@ const body = document.body.dataset;
 const INFO = body.info;
 const FACILITY = body.facility;
 const TICKET_ID = body.ticket || null;
-const STORE_KEY = "junban.tickets";
-const ACTIVE = new Set(["waiting", "called"]);
+const FINAL = new Set(["done", "cancelled"]); // absent is not final: staff may call it again
+const AUTH_CODES = new Set(["unauthorized", "forbidden", "token_expired", "invalid_token", "token_revoked"]);
 
 const state = { queue: null, facility: null, ticket: null, token: null, fatal: null };
-const client = new JunbanClient({ base: location.origin, token: null });
+// The ticket page keeps its live channel while the phone is in a pocket (hidden tab): the
+// "your turn" sound, vibration and notification depend on it.
+const client = new JunbanClient({ base: location.origin, token: null, hiddenGrace: TICKET_ID ? Infinity : undefined });
 
 // ---- storage ------------------------------------------------------------------------------
-function stored() {
-  try {
-    return JSON.parse(localStorage.getItem(STORE_KEY) || "{}") || {};
-  } catch {
-    return {};
-  }
-}
-
-function remember(info, entry) {
-  const all = stored();
-  if (entry) all[info] = entry;
-  else delete all[info];
-  try {
-    localStorage.setItem(STORE_KEY, JSON.stringify(all));
-  } catch {
-    /* private mode: the URL still works for this tab */
-  }
-}
-
 function tokenForTicket() {
   const hash = new URLSearchParams(location.hash.slice(1));
   const fromHash = hash.get("token");
   if (fromHash) {
-    remember(INFO, { id: TICKET_ID, token: fromHash, saved: Date.now() });
+    rememberTicket({ id: TICKET_ID, info: INFO, token: fromHash });
     history.replaceState(null, "", location.pathname + location.search);
     return fromHash;
   }
-  const mine = stored()[INFO];
-  return mine && mine.id === TICKET_ID ? mine.token : null;
+  const mine = ticketById(TICKET_ID);
+  return mine && mine.info === INFO ? mine.token : null;
+}
+
+/** Write `text` into `node` only when it differs: live regions re-announce every write. */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
 }
 
 // ---- HTTP ---------------------------------------------------------------------------------
@@ -142,44 +134,48 @@ function hoursText() {
   return { start, end };
 }
 
-function showNotice(key, tone = "warn", vars = {}) {
+/** The role=alert box: written only when what it says changes (no re-announcements). */
+function setNotice(text, className) {
   const box = $("notice");
-  if (!key) {
-    box.hidden = true;
-    box.textContent = "";
+  if (!text) {
+    if (!box.hidden) box.hidden = true;
+    setText(box, "");
     return;
   }
-  box.hidden = false;
-  box.className = `jb-notice${tone === "error" ? " jb-notice-error" : tone === "info" ? " jb-notice-info" : ""}`;
-  box.textContent = t(key, { ...hoursText(), ...vars });
+  if (box.className !== className) box.className = className;
+  setText(box, text);
+  if (box.hidden) box.hidden = false;
+}
+
+function showNotice(key, tone = "warn", vars = {}) {
+  const tones = { error: " jb-notice-error", info: " jb-notice-info" };
+  setNotice(key ? t(key, { ...hoursText(), ...vars }) : "", `jb-notice${tones[tone] || ""}`);
 }
 
 function showError(code) {
-  const box = $("notice");
-  box.hidden = false;
-  box.className = "jb-notice jb-notice-error";
-  box.textContent = errorText(code);
+  setNotice(errorText(code), "jb-notice jb-notice-error");
 }
 
 function renderClinic() {
   const f = state.facility;
   const q = state.queue;
   if (f) {
-    $("clinic-name").textContent = f.name;
+    setText($("clinic-name"), f.name);
     document.title = `${f.name} · ${t("common.brand")}`;
     const counter = (f.counters || []).find((c) => `${FACILITY}-${c.counter}` === INFO);
-    $("counter-label").textContent = counter ? `${counter.label} (${INFO})` : INFO;
+    setText($("counter-label"), counter ? `${counter.label} (${INFO})` : INFO);
     $("footer").hidden = !(f.address || f.hours);
-    $("address").textContent = f.address ? `${t("p.address")}: ${f.address}` : "";
-    $("hours").textContent = f.hours ? `${t("p.hours")}: ${f.hours}` : "";
+    setText($("address"), f.address ? `${t("p.address")}: ${f.address}` : "");
+    setText($("hours"), f.hours ? `${t("p.hours")}: ${f.hours}` : "");
   }
+  renderNotices($("op-notices"), q?.notices ?? f?.notices, q?.tz ?? f?.tz);
   const message = q?.message ?? f?.message ?? "";
   $("message").hidden = !message;
-  $("message").textContent = message;
+  setText($("message"), message);
   const pill = $("open-pill");
   if (q) {
     const open = q.open && !q.suspended;
-    pill.textContent = t(open ? "p.open" : "p.closed");
+    setText(pill, t(open ? "p.open" : "p.closed"));
     pill.classList.toggle("jb-pill-off", !open);
   }
 }
@@ -187,11 +183,14 @@ function renderClinic() {
 function renderQueue() {
   const q = state.queue;
   if (!q) return;
-  $("waiting-count").textContent = t("common.people", { n: q.waiting_count });
+  setText($("waiting-count"), t("common.people", { n: q.waiting_count }));
   const newWait = Math.round(q.waiting_count * q.minutes_per_patient);
-  $("new-wait").textContent = t("common.minutes", { n: newWait });
+  setText($("new-wait"), t("common.minutes", { n: newWait }));
   const list = $("calling");
-  list.replaceChildren(
+  const calls = JSON.stringify([document.documentElement.lang, q.calling.map((c) => [c.number, c.room])]);
+  if (list.dataset.calls !== calls) {
+    list.dataset.calls = calls; // an aria-live list: rebuilt only when the calls change
+    list.replaceChildren(
     ...q.calling.map((c) => {
       const li = document.createElement("li");
       li.className = "jb-chip jb-num";
@@ -199,7 +198,8 @@ function renderQueue() {
       li.setAttribute("aria-label", t("p.calling_aria", { n: c.number, room: roomText(c.room) }));
       return li;
     }),
-  );
+    );
+  }
   $("calling-none").hidden = q.calling.length > 0;
   renderClinic();
   if (!TICKET_ID) renderTake();
@@ -260,7 +260,7 @@ async function takeTicket(event) {
     if (answer.status === 201) {
       sessionStorage.removeItem(`junban.pending.${INFO}`);
       const id = answer.data.ticket.id;
-      remember(INFO, { id, token: answer.data.token, number: answer.data.ticket.number, saved: Date.now() });
+      rememberTicket({ id, info: INFO, token: answer.data.token, number: answer.data.ticket.number });
       location.assign(`/q/${INFO}/t/${encodeURIComponent(id)}`);
       return;
     }
@@ -279,17 +279,18 @@ async function takeTicket(event) {
 
 /** On /q/{info}: a ticket this browser still holds for this queue opens its page. */
 async function resumeStoredTicket() {
-  const mine = stored()[INFO];
-  if (!mine?.id || !mine.token) return false;
+  const mine = latestTicket(INFO);
+  if (!mine) return false;
   try {
     const answer = await api("GET", `/v1/queues/${INFO}/tickets/${encodeURIComponent(mine.id)}`, {
       token: mine.token,
     });
-    if (answer.status === 200 && ACTIVE.has(answer.data.ticket.status)) {
+    if (answer.status === 200 && !FINAL.has(answer.data.ticket.status)) {
       location.replace(`/q/${INFO}/t/${encodeURIComponent(mine.id)}`);
       return true;
     }
-    if (answer.status >= 400 && answer.status < 500) remember(INFO, null);
+    // over, or a token the hub refuses: forget that ticket (and only that one)
+    if (answer.status === 200 || [401, 403, 404].includes(answer.status)) forgetTicket(mine.id, INFO);
   } catch {
     /* offline: stay here; the form's key makes a retry safe */
   }
@@ -304,7 +305,7 @@ function renderTicket() {
   $("new-wait-box").hidden = true;
   if (state.fatal) {
     card.dataset.status = "cancelled";
-    $("ticket-status").textContent = t(state.fatal);
+    setText($("ticket-status"), t(state.fatal));
     $("ticket-status").dataset.tone = "bad";
     $("ticket-stats").hidden = true;
     $("ticket-hint").hidden = true;
@@ -317,23 +318,24 @@ function renderTicket() {
   if (!view) return;
   const tk = view.ticket;
   card.dataset.status = tk.status;
-  $("ticket-number").textContent = String(tk.number);
+  setText($("ticket-number"), String(tk.number));
   $("ticket-number").setAttribute("aria-label", t("p.number_aria", { n: tk.number }));
   const waiting = tk.status === "waiting";
   $("ticket-stats").hidden = !waiting;
-  $("ahead").textContent = t("common.people", { n: view.ahead });
-  $("estimate").textContent =
-    view.estimate_min == null ? "–" : t("common.minutes", { n: Math.round(view.estimate_min) });
+  setText($("ahead"), t("common.people", { n: view.ahead }));
+  setText($("estimate"), view.estimate_min == null ? "–" : t("common.minutes", { n: Math.round(view.estimate_min) }));
   const status = $("ticket-status");
-  status.dataset.tone = tk.status === "called" ? "called" : ACTIVE.has(tk.status) ? "" : "bad";
-  if (tk.status === "done") status.dataset.tone = "";
-  status.textContent = statusText(view);
+  const tone = tk.status === "called" ? "called" : tk.status === "waiting" || tk.status === "done" ? "" : "bad";
+  if (status.dataset.tone !== tone) status.dataset.tone = tone;
+  setText(status, statusText(view));
   $("ticket-hint").hidden = !waiting;
   $("cancel-btn").hidden = !waiting;
   $("notify-btn").hidden = !(waiting && notificationsAvailable());
-  if (!ACTIVE.has(tk.status)) {
-    remember(INFO, null);
+  if (FINAL.has(tk.status)) {
+    forgetTicket(tk.id, INFO);
     showAgain();
+  } else {
+    $("again-link").hidden = true; // absent, then requeued or called again
   }
   renderCalled(view);
 }
@@ -352,27 +354,45 @@ function showAgain() {
 }
 
 let dismissedCall = null;
+let focusBeforeCall = null;
 
+/** "Your turn": a modal <dialog> (the page behind is inert); focus returns on close. */
 function renderCalled(view) {
   const tk = view.ticket;
   const callKey = `${tk.id}:${tk.called_at}:${tk.recalls}`;
-  const overlay = $("called");
+  const dialog = $("called");
   const show = tk.status === "called" && dismissedCall !== callKey;
+  dialog.dataset.key = callKey;
   if (show) {
-    $("called-number").textContent = String(tk.number);
-    $("called-room").textContent = t("p.go_to", { room: roomText(tk.room) });
-    const wasHidden = overlay.hidden;
-    overlay.hidden = false;
-    if (wasHidden) $("called-ok").focus();
+    setText($("called-number"), String(tk.number));
+    setText($("called-room"), t("p.go_to", { room: roomText(tk.room) }));
+    if (!dialog.open) {
+      focusBeforeCall = document.activeElement;
+      dialog.showModal();
+      $("called-ok").focus();
+    }
     alertTurn(callKey, t("p.notify_title", { n: tk.number }), t("p.go_to", { room: roomText(tk.room) }));
-  } else {
-    overlay.hidden = true;
+  } else if (dialog.open) {
+    dialog.close();
   }
   document.documentElement.classList.toggle("p-called-open", show);
-  overlay.dataset.key = callKey;
 }
 
+function onCalledClosed() {
+  dismissedCall = $("called").dataset.key; // 「わかりました」 or Esc: this call is seen
+  document.documentElement.classList.remove("p-called-open");
+  const back = focusBeforeCall;
+  focusBeforeCall = null;
+  if (back && back !== document.body && back.isConnected && !back.closest("[hidden]")) back.focus();
+}
+
+let ticketSeen = null; // (epoch, v) of the ticket state shown, whichever way it came
+
 function onTicketState(view) {
+  if (view?.v !== undefined && view?.epoch !== undefined) {
+    if (!newer(view, ticketSeen)) return; // an older answer (HTTP) after a newer live state
+    ticketSeen = { epoch: view.epoch, v: view.v };
+  }
   state.ticket = view;
   state.fatal = null;
   renderTicket();
@@ -385,23 +405,28 @@ async function loadTicket() {
     renderTicket();
     return;
   }
-  client.setToken(state.token);
   try {
+    // check the token first: a refused one must not take the live connection down
     const answer = await api("GET", `/v1/queues/${INFO}/tickets/${encodeURIComponent(TICKET_ID)}`, {
       token: state.token,
     });
+    if (answer.status === 404) return fatal("p.gone");
+    if (answer.status === 401 || answer.status === 403) return fatal("p.no_token");
     if (answer.status === 200) onTicketState(answer.data);
-    else if (answer.status === 404) return fatal("p.gone");
-    else if (answer.status === 401 || answer.status === 403) return fatal("p.no_token");
   } catch {
     /* offline: the live channel will deliver when the network is back */
   }
+  client.setToken(state.token);
   client.subscribe(`ticket:${INFO}:${TICKET_ID}`, onTicketState);
 }
 
+/** The hub refuses this ticket (unknown, or its token): forget this ticket's token only and
+ * go on without it, so the public queue view keeps working. */
 function fatal(key) {
   state.fatal = key;
-  remember(INFO, null);
+  if (state.token) forgetTicket(TICKET_ID, INFO);
+  state.token = null;
+  client.setToken(null);
   renderTicket();
 }
 
@@ -442,7 +467,7 @@ async function loadFacility() {
     if (answer.status === 200) {
       state.facility = answer.data;
       const q = (answer.data.queues || []).find((v) => v.info === INFO);
-      if (q && !state.queue) state.queue = q;
+      if (q && newer(q, state.queue)) state.queue = q; // never over a newer live state
       renderAll();
     }
   } catch {
@@ -461,13 +486,16 @@ function main() {
     net.textContent = t(s.online ? "common.online" : "common.offline");
   });
   client.onError((e) => {
-    if (!TICKET_ID || e.ch !== `ticket:${INFO}:${TICKET_ID}`) return;
+    if (!TICKET_ID || !state.token) return;
+    // the ticket's channel refused, or the whole connection closed for the ticket's token
+    // (4401, ch null; the client then goes on without it, so the queue view keeps working)
+    if (e.ch !== null && e.ch !== `ticket:${INFO}:${TICKET_ID}`) return;
     if (e.code === "unknown_ticket") fatal("p.gone");
-    else if (["unauthorized", "forbidden", "token_expired", "invalid_token"].includes(e.code)) fatal("p.no_token");
+    else if (AUTH_CODES.has(e.code)) fatal("p.no_token");
   });
   client.subscribe(`queue:${INFO}`, (view) => {
     state.queue = view;
-    renderQueue();
+    renderQueue(); // renders the clinic part too
   });
   loadFacility();
   $("take-form").addEventListener("submit", takeTicket);
@@ -479,14 +507,16 @@ function main() {
     await askNotifications();
     renderTicket();
   });
-  $("called-ok").addEventListener("click", () => {
-    dismissedCall = $("called").dataset.key;
-    $("called").hidden = true;
-    document.documentElement.classList.remove("p-called-open");
-  });
+  $("called-ok").addEventListener("click", () => $("called").close());
+  $("called").addEventListener("close", onCalledClosed);
   document.addEventListener("pointerdown", primeAlerts, { once: true });
   if (TICKET_ID) loadTicket();
-  else resumeStoredTicket().then((moved) => moved || renderTake());
+  else {
+    resumeStoredTicket().then((moved) => moved || renderTake());
+    // the service-hours refusal is a matter of the clock: at opening time the form appears
+    // without waiting for the next queue change
+    setInterval(() => state.queue && renderTake(), 20000);
+  }
 }
 
 main();

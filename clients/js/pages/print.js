@@ -4,6 +4,7 @@
 // fragment too: paper=58|80 (default 80), autoprint=1 (print once ready, for kiosks).
 
 import { addStrings, applyI18n, clock, currentLang, t } from "./i18n.js";
+import { ticketById } from "./tickets.js";
 
 addStrings({
   ja: {
@@ -33,14 +34,13 @@ addStrings({
 const $ = (id) => document.getElementById(id);
 const { info: INFO, facility: FACILITY, ticket: TICKET_ID } = document.body.dataset;
 const hash = new URLSearchParams(location.hash.slice(1));
+// the token (and the options) leave the address bar at once: not in the history, not in a
+// bookmark or a shared link, not on a screenshot of the URL
+if (location.hash) history.replaceState(null, "", location.pathname + location.search);
 
 function storedToken() {
-  try {
-    const mine = JSON.parse(localStorage.getItem("junban.tickets") || "{}")[INFO];
-    return mine && mine.id === TICKET_ID ? mine.token : null;
-  } catch {
-    return null;
-  }
+  const mine = ticketById(TICKET_ID);
+  return mine && mine.info === INFO ? mine.token : null;
 }
 
 async function getJSON(path, token) {

@@ -62,14 +62,14 @@ test("parseChannel() knows the four channel kinds", () => {
   assert.equal(parseChannel(42), null);
 });
 
-test("connects to /v1/ws with ?token= and the json subprotocol, subscribes, reports ws", async () => {
+test("connects to /v1/ws (no token in the URL), sends auth first, subscribes, reports ws", async () => {
   const t = setup({ token: "jwt.a b" });
   t.watch("queue:1234-01");
   const ws = t.WS.instances[0];
-  assert.equal(ws.url, "ws://hub.test/v1/ws?token=jwt.a%20b");
+  assert.equal(ws.url, "ws://hub.test/v1/ws");
   assert.equal(ws.protocol, "junban.json");
   ws.open();
-  assert.deepEqual(ws.sent, [{ op: "sub", ch: "queue:1234-01" }]);
+  assert.deepEqual(ws.sent, [{ op: "auth", token: "jwt.a b" }, { op: "sub", ch: "queue:1234-01" }]);
   assert.deepEqual(t.statuses, [{ online: true, transport: "ws" }]);
   ws.message(state(3));
   assert.deepEqual(t.got[0].meta, { ch: "queue:1234-01", v: 3, epoch: "e1", transport: "ws" });
@@ -173,20 +173,67 @@ test("error frames go to onError; setToken sends auth and retries the refused ch
   t.client.close();
 });
 
-test("4401: reported, no hammering; setToken reconnects at once with the new token", async () => {
+test("4401: reported, the token dropped; public channels come back without it", async () => {
   const t = setup({ token: "old" });
   t.watch("ticket:1234-01:abc");
-  const ws = t.WS.instances[0];
+  t.watch("queue:1234-01");
+  let ws = t.WS.instances[0];
   ws.open();
-  ws.serverClose(4401, "token_expired");
-  assert.equal(t.errors[0].code, "token_expired");
-  assert.equal(t.errors[0].ch, null);
-  assert.ok(t.clock.pending()[0] >= 30000, `waits ≥ 30 s, not ${t.clock.pending()[0]}`);
-  await t.clock.advance(29000);
-  assert.equal(t.WS.instances.length, 1);
-  t.client.setToken("new");
+  ws.message(state(3));
+  ws.serverClose(4401, "token_revoked");
+  assert.deepEqual(t.errors.map((e) => [e.code, e.ch]), [["token_revoked", null]]);
+  await t.clock.advance(1000); // the usual backoff, not the long auth wait
   assert.equal(t.WS.instances.length, 2);
-  assert.equal(t.WS.instances[1].url, "ws://hub.test/v1/ws?token=new");
+  ws = t.WS.instances[1];
+  ws.open();
+  assert.deepEqual(ws.sent.filter((f) => f.op === "auth"), [], "the bad token is not sent again");
+  ws.message({ op: "error", code: "unauthorized", ch: "ticket:1234-01:abc", message: "token required" });
+  ws.message(state(4));
+  assert.deepEqual(t.got.map((g) => g.meta.v), [3, 4]); // the public channel goes on
+  t.client.setToken("new"); // a new token: auth on the same socket, the refused channel again
+  assert.deepEqual(ws.sent.slice(-2), [{ op: "auth", token: "new" }, { op: "sub", ch: "ticket:1234-01:abc" }]);
+  t.client.close();
+});
+
+test("4401 with only private channels: one anonymous reconnect, then quiet until setToken", async () => {
+  const t = setup({ token: "old" });
+  t.watch("staff:1234-01");
+  let ws = t.WS.instances[0];
+  ws.open();
+  ws.serverClose(4401, "invalid_token");
+  await t.clock.advance(1000);
+  ws = t.WS.instances[1];
+  ws.open();
+  ws.message({ op: "error", code: "unauthorized", ch: "staff:1234-01", message: "token required" });
+  ws.serverClose(1001, "idle"); // nothing the hub would send: it closes the idle socket
+  await t.clock.advance(600000);
+  assert.equal(t.WS.instances.length, 2, "no reconnect loop for channels that are refused anyway");
+  t.client.setToken("new");
+  assert.equal(t.WS.instances.length, 3);
+  t.WS.instances[2].open();
+  assert.deepEqual(t.WS.instances[2].sent.slice(0, 2), [{ op: "auth", token: "new" }, { op: "sub", ch: "staff:1234-01" }]);
+  t.client.close();
+});
+
+test("a listener may replace the token from onError after a 4401", async () => {
+  const t = setup({ token: "old" });
+  t.client.onError((e) => e.ch === null && t.client.setToken("fresh"));
+  t.watch("staff:1234-01");
+  t.WS.instances[0].open();
+  t.WS.instances[0].serverClose(4401, "token_expired");
+  await t.clock.advance(1000);
+  t.WS.instances[1].open();
+  assert.deepEqual(t.WS.instances[1].sent[0], { op: "auth", token: "fresh" });
+  t.client.close();
+});
+
+test("4403 and 4400 still wait long (≥ 30 s) before trying again", async () => {
+  const t = setup({ token: "x" });
+  t.watch("queue:1234-01");
+  t.WS.instances[0].open();
+  t.WS.instances[0].serverClose(4400, "malformed frame");
+  assert.equal(t.errors[0].code, "malformed");
+  assert.ok(t.clock.pending()[0] >= 30000, `waits ≥ 30 s, not ${t.clock.pending()[0]}`);
   t.client.close();
 });
 
@@ -290,6 +337,21 @@ test("a short hide does not disconnect", async () => {
   t.client.close();
 });
 
+test("hiddenGrace: Infinity keeps the channel while hidden and reconnects a lost link", async () => {
+  const t = setup({ hiddenGrace: Infinity });
+  t.watch("ticket:1234-01:abc");
+  const ws = t.WS.instances[0];
+  ws.open();
+  t.doc.set("hidden");
+  await t.clock.advance(10 * 60000);
+  assert.equal(ws.closedWith, null, "not closed after 10 min hidden");
+  assert.equal(t.clock.pending().length, 1, "only the ping timer, no 0 ms 'Infinity' timer");
+  ws.serverClose(1006);
+  await t.clock.advance(1000);
+  assert.equal(t.WS.instances.length, 2, "a link lost while hidden is retried at once");
+  t.client.close();
+});
+
 test("WebSocket failing twice before it ever opened: SSE for queues, polling for the rest", async () => {
   const fetch = fakeFetch((url) => ({ status: 200, body: { info: "1234-01", v: 3, epoch: "e1", ticket: { id: "abc" } } }));
   const t = setup({ fetch, token: "patient-jwt" });
@@ -357,7 +419,8 @@ test("transports: ['poll'] polls the queue view with If-None-Match; 304 delivers
   let current = 2;
   const fetch = fakeFetch((url, init) => {
     const etag = `"${current}"`;
-    if (init.headers["If-None-Match"] === etag) return { status: 304, etag };
+    // the client revalidates with "epoch.v" of what it holds (matches only in that epoch)
+    if (init.headers["If-None-Match"] === `"e1.${current}"`) return { status: 304, etag };
     return { status: 200, etag, body: view(current) };
   });
   const t = setup({ fetch, transports: ["poll"] });
@@ -368,7 +431,7 @@ test("transports: ['poll'] polls the queue view with If-None-Match; 304 delivers
   assert.equal(fetch.calls[0].headers["If-None-Match"], undefined);
   assert.deepEqual(t.statuses.at(-1), { online: true, transport: "poll" });
   await t.clock.advance(6000);
-  assert.equal(fetch.calls[1].headers["If-None-Match"], '"2"');
+  assert.equal(fetch.calls[1].headers["If-None-Match"], '"e1.2"');
   current = 3;
   await t.clock.advance(6000);
   assert.deepEqual(t.got.map((g) => [g.meta.v, g.meta.transport]), [[2, "poll"], [3, "poll"]]);
