@@ -40,7 +40,13 @@ from loadtest.bench_fanout import WS_ENV, delivery_stats, publish, queue_feeds
 from loadtest.hubproc import HubProcess, _gone_within, cpu_seconds
 from loadtest.probes import wait_quiet
 from loadtest.stats import fmt_ms, latency_summary
-from loadtest.watchers import Watchers, WatcherSpec, WatcherStatus, start_watchers
+from loadtest.watchers import (
+    BACKOFF_CAP_S,
+    Watchers,
+    WatcherSpec,
+    WatcherStatus,
+    start_watchers,
+)
 from loadtest.wsswarm import raise_nofile
 
 SCENARIOS = ("sweep", "storm")
@@ -68,6 +74,8 @@ class Params:
     storm_deadline_s: float = 60.0
     concurrency: int = 200
     """Handshakes in flight at once per worker during the first connect."""
+    backoff_cap_s: float = BACKOFF_CAP_S
+    """The watchers' reconnect backoff cap (the JS client's ``backoff.cap``)."""
     wait_quiet_s: float = 60.0
     only: tuple[str, ...] = SCENARIOS
 
@@ -94,7 +102,7 @@ class SwarmBench:
     def spec(self, connections: int, channels: tuple[str, ...]) -> WatcherSpec:
         return WatcherSpec(
             self.hub.host, self.hub.port, channels, connections,
-            concurrency=self.params.concurrency,
+            concurrency=self.params.concurrency, backoff_cap_s=self.params.backoff_cap_s,
         )  # fmt: skip
 
     async def quiet(self) -> float:
@@ -405,6 +413,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
     add("--storm-conns", type=int, help="watchers in the reconnect storm (default 10000)")
     add("--storm-signals", help="term,kill (default both, in that order)")
     add("--storm-deadline", type=float, help="seconds for every watcher to be current (60)")
+    add("--backoff-cap", type=float, help=f"watchers' reconnect backoff cap, s ({BACKOFF_CAP_S})")
     add("--wait-quiet", type=float, help="before each run wait up to N s for an idle machine")
     add("--keep-data", action="store_true", help="keep the hub's temp data dir")
     args = parser.parse_args(argv)
@@ -421,6 +430,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
         "storm_conns": args.storm_conns,
         "storm_signals": signals,
         "storm_deadline_s": args.storm_deadline,
+        "backoff_cap_s": args.backoff_cap,
         "wait_quiet_s": args.wait_quiet,
     }
     return cli.apply_overrides(parser, params, overrides, args.only, SCENARIOS), args

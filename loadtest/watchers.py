@@ -3,7 +3,7 @@
 Like ``wsswarm`` (raw frames, prebuilt handshake, one uvloop loop per worker process), but
 each watcher behaves like the JS client (clients/js/junban.js) when its connection drops:
 it reconnects after a full-jitter delay drawn from ``[0, min(cap, base * 2^attempt))``
-(base 1 s, cap 30 s; after a close 1012 the attempt starts at 2; any frame from the hub
+(base 1 s, cap 10 s; after a close 1012 the attempt starts at 2; any frame from the hub
 resets it), and subscribes again with the ``(epoch, v)`` it holds, so the hub sends the
 newest state only when the watcher is behind.
 
@@ -28,7 +28,7 @@ from loadtest.wsswarm import Recorder, Swarm, client_frame, handshake, version_o
 
 CLOSE_RESTART = 1012
 BACKOFF_BASE_S = 1.0
-BACKOFF_CAP_S = 30.0
+BACKOFF_CAP_S = 10.0
 RESTART_ATTEMPT = 2
 
 

@@ -111,10 +111,11 @@ class Publication:
     info: str
     _data: Any = None
     _frames: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    version: tuple[str, int] = field(init=False)
+    """``(epoch, v)``, made once: every subscriber's delivery reads it."""
 
-    @property
-    def version(self) -> tuple[str, int]:
-        return (self.epoch, self.v)
+    def __post_init__(self) -> None:
+        self.version = (self.epoch, self.v)
 
     def data(self) -> Any:
         if self._data is None:
