@@ -320,11 +320,18 @@ async def _seed_demo(settings: Settings) -> None:
             await hub.service.execute(info, OpenReception(at=now), lambda s: None)
             await hub.service.execute(info, OpenWeb(at=now), lambda s: None)
         token = hub.tokens.issue("staff", subject=DEMO_USER, facility=DEMO_FACILITY)
+        monitor = hub.tokens.issue(
+            "monitor", subject="demo-monitor", facility=DEMO_FACILITY, ttl_s=30 * 86400
+        )
     finally:
         await hub.redis.aclose()
     base = f"http://{settings.host}:{settings.port}"
     print(
         '\nJunban demo is ready: facility 1234 "Demo Clinic", counters 01 and 02, open.\n'
+        f"  patient page   {base}/q/1234-01\n"
+        f"  staff console  {base}/console/1234   (user {DEMO_USER!r}, password {DEMO_PASSWORD!r})\n"
+        f"  monitor (TV)   {base}/monitor/1234#token={monitor}\n"
+        f'  partner widget <script src="{base}/widget.js" data-info="1234-01" async></script>\n'
         f"  queue view     {base}/v1/queues/1234-01\n"
         f"  take a ticket  curl -X POST {base}/v1/queues/1234-01/tickets\n"
         f"  facility       {base}/v1/facilities/1234\n"
