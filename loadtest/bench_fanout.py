@@ -700,6 +700,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
     add("--cpu-subs", help="subscribers of scenario 1 and the peers (default 1000,2000,5000,10000)")
     add("--cpu-rate", type=float, help="publications/s of scenario 1 and the peers (default 10)")
     add("--idle-conns", help="connection counts of the memory scenario (default 20000,50000)")
+    add("--callnext-subs", type=int, help="subscribers of the call-next scenario (default 10000)")
     add(
         "--peers", help="comma-separated peers (node-ws,node-socketio,python-socketio; empty: none)"
     )
@@ -714,6 +715,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
         "cpu_subs": _ints(args.cpu_subs) if args.cpu_subs else None,
         "cpu_rate": args.cpu_rate,
         "idle_conns": _ints(args.idle_conns) if args.idle_conns else None,
+        "callnext_subs": args.callnext_subs,
         "peers": tuple(x for x in args.peers.split(",") if x) if args.peers is not None else None,
         "wait_quiet_s": args.wait_quiet,
         "retries": args.retries,

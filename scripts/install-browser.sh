@@ -1,4 +1,5 @@
-# Sourced by scripts/test: make sure a headless Chromium is there for the page tests.
+# Sourced by scripts/test: make sure a headless Chromium (page tests), a Japanese font and
+# Node.js (the JS client's unit tests) are there.
 # Idempotent: does nothing when one is found. Debian's package, since a test tool's own
 # browser download does not work on a closed network. JUNBAN_CHROMIUM overrides the path.
 set -euo pipefail
@@ -7,16 +8,19 @@ if [ -z "${JUNBAN_CHROMIUM:-}" ]; then
     if [ -x "$candidate" ]; then JUNBAN_CHROMIUM=$candidate; break; fi
   done
 fi
+# Node.js runs the JS client's unit tests (node --test)
+need_node=""
+if ! command -v node >/dev/null 2>&1; then need_node="nodejs"; fi
 # Japanese glyphs for the pages (screenshots show boxes without a CJK font)
 need_fonts=""
 if ! fc-list 2>/dev/null | grep -qi "ipa\|noto sans cjk\|noto serif cjk"; then need_fonts="fonts-ipafont-gothic"; fi
-if [ -z "${JUNBAN_CHROMIUM:-}" ] || [ -n "$need_fonts" ]; then
-  echo "== installing Chromium and a Japanese font (Debian packages) for the page tests"
+if [ -z "${JUNBAN_CHROMIUM:-}" ] || [ -n "$need_fonts" ] || [ -n "$need_node" ]; then
+  echo "== installing Chromium, a Japanese font and Node.js (Debian packages) for the page tests"
   as_root=""
   if [ "$(id -u)" != 0 ]; then as_root="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
   $as_root apt-get update -qq >/dev/null || true
-  $as_root apt-get install -y -qq chromium $need_fonts >/dev/null
+  $as_root apt-get install -y -qq chromium $need_fonts $need_node >/dev/null
   JUNBAN_CHROMIUM=${JUNBAN_CHROMIUM:-/usr/bin/chromium}
 fi
 export JUNBAN_CHROMIUM

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +69,15 @@ class Facility:
 
 
 _decoder = msgspec.msgpack.Decoder(Facility)
+log = logging.getLogger("junban")
+
+
+def _log_failure(task: asyncio.Task[Facility | None]) -> None:
+    """A background refresh that failed: the stale record stays; the next request retries."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("could not refresh a facility record: %s", task.exception())
+
+
 CACHE_S = 2.0
 """How long ``FacilityStore.cached`` trusts a record read by this process."""
 
@@ -77,20 +88,44 @@ class FacilityStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._cache: dict[str, tuple[float, Facility | None]] = {}
+        self._loading: dict[str, asyncio.Task[Facility | None]] = {}
 
     async def cached(self, number: str) -> Facility | None:
-        """The record as read at most ``CACHE_S`` ago by this process (for per-request
+        """The record as read at most about ``CACHE_S`` ago by this process (for per-request
         checks such as the facility's rate limit; a change made in this process shows at
-        once, one made in another within ``CACHE_S``)."""
-        now = time.monotonic()
+        once, one made in another within ``CACHE_S`` or so).
+
+        On the hot path of "take a ticket": concurrent misses share one read (a burst of 500
+        requests at 07:30:00 costs one GET, not 500), and an expired record is served while
+        one background read refreshes it, so no request waits for the refresh."""
         hit = self._cache.get(number)
-        if hit is not None and hit[0] > now:
+        if hit is not None:
+            if hit[0] <= time.monotonic() and number not in self._loading:
+                self._start_load(number).add_done_callback(_log_failure)
             return hit[1]
+        loading = self._loading.get(number) or self._start_load(number)
+        return await asyncio.shield(loading)
+
+    def _start_load(self, number: str) -> asyncio.Task[Facility | None]:
+        task = asyncio.ensure_future(self._load(number))
+        self._loading[number] = task
+        task.add_done_callback(
+            lambda t: self._loading.pop(number) if self._loading.get(number) is t else None
+        )
+        return task
+
+    async def _load(self, number: str) -> Facility | None:
         record = await self.get(number)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[number] = (now + CACHE_S, record)
+        if self._loading.get(number) is asyncio.current_task():  # not forgotten meanwhile
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[number] = (time.monotonic() + CACHE_S, record)
         return record
+
+    def forget(self, number: str) -> None:
+        """Drop this process's cached record (it changed here): the next read is fresh."""
+        self._cache.pop(number, None)
+        self._loading.pop(number, None)
 
     async def get(self, number: str) -> Facility | None:
         data = cast(bytes | None, await self.redis.get(keys.facility(number)))
@@ -102,7 +137,7 @@ class FacilityStore:
         if not await self.redis.set(keys.facility(facility.number), data, nx=True):
             return False
         await self.redis.sadd(keys.FACILITIES, facility.number)
-        self._cache.pop(facility.number, None)
+        self.forget(facility.number)
         return True
 
     async def update(self, number: str, change: Callable[[Facility], Facility]) -> Facility | None:
@@ -120,7 +155,7 @@ class FacilityStore:
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.set(key, msgspec.msgpack.encode(record))
                     await pipe.execute()
-                    self._cache.pop(number, None)
+                    self.forget(number)
                     return record
                 except WatchError:
                     continue

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from hub import keys
 from hub.app import connect_redis
 from hub.queue import rules
 from hub.queue.facilities import Facility, FacilityStore
@@ -204,3 +205,42 @@ async def test_a_refused_retry_gets_the_first_answer(redis: aioredis.Redis) -> N
         _Pending(Cancel(at=time.time(), ticket_id="c"), lambda s: "second", key, retry)
     )
     assert await retry == "cancelled"
+
+
+class CountingFacilityStore(FacilityStore):
+    """The real store on the real Redis, counting its reads of a record."""
+
+    reads = 0
+
+    async def get(self, number: str) -> Facility | None:
+        self.reads += 1
+        return await super().get(number)
+
+
+async def test_facility_cache_shares_one_read_per_burst_and_refreshes_in_the_background(
+    redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Take-a-ticket reads the facility's limits from this cache: 500 requests arriving at
+    07:30:00 on a cold cache cost one Redis read, and an expired record is served while one
+    background read refreshes it."""
+    store = CountingFacilityStore(redis)
+    number = new_facility_number()
+    assert await store.create(Facility(number=number, name="before", counters={"01": ""}))
+    got = await asyncio.gather(*(store.cached(number) for _ in range(500)))
+    assert {f.name for f in got if f is not None} == {"before"} and store.reads == 1
+
+    key = keys.facility(number)  # another process renames it
+    await redis.set(key, (await redis.get(key) or b"").replace(b"before", b"after!"))
+    monkeypatch.setattr("hub.queue.facilities.CACHE_S", 0.0)
+    store._cache[number] = (0.0, store._cache[number][1])  # expired
+    stale = await asyncio.gather(*(store.cached(number) for _ in range(100)))
+    assert all(f is not None and f.name == "before" for f in stale), "no request waited"
+    await asyncio.sleep(0.05)
+    assert store.reads == 2, "one background refresh for the hundred"
+    fresh = await store.cached(number)
+    assert fresh is not None and fresh.name == "after!"
+
+    await asyncio.sleep(0.05)  # (CACHE_S is 0 here: that read started one more refresh)
+    reads = store.reads
+    store.forget(number)  # a change made in this process: the next read is fresh
+    assert await store.cached(number) is not None and store.reads == reads + 1
