@@ -38,8 +38,8 @@ def qr_svg(text: str) -> str:
 async def ticket_link(request: Request) -> Response:
     info, facility, _ = info_of(request)
     ticket_id = request.path_params["ticket_id"]
-    principal = queues._ticket_reader(request, info, facility, ticket_id)
-    state = await queues._load_today(request, info)
+    principal = queues.ticket_reader(request, info, facility, ticket_id)
+    state = await queues.load_today(request, info)
     if ticket_id not in state.tickets:
         raise NotFound("no such ticket in today's queue", code="unknown_ticket")
     hub = hub_of(request)
@@ -47,14 +47,7 @@ async def ticket_link(request: Request) -> Response:
         _, _, token = (request.headers.get("authorization") or "").partition(" ")
         token = token.strip()
     else:  # staff printing a desk or kiosk ticket: a patient token for that ticket
-        token = hub.tokens.issue(
-            "patient",
-            subject=ticket_id,
-            facility=facility,
-            info=info,
-            ticket=ticket_id,
-            ttl_s=queues.PATIENT_TOKEN_TTL_S,
-        )
+        token = queues.patient_token(hub, info, ticket_id)
     url = f"{public_base(request)}/q/{info}/t/{ticket_id}#token={token}"
     return json_response({"url": url, "qr_svg": qr_svg(url)})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.requests import Request
@@ -53,7 +53,23 @@ from hub.web.routing import (
     principal_of,
 )
 
+if TYPE_CHECKING:
+    from hub.app import Hub
+
 PATIENT_TOKEN_TTL_S = 36 * 3600
+
+
+def patient_token(hub: Hub, info: str, ticket_id: str) -> str:
+    """The token that lets one patient follow and cancel one ticket (36 h: past the day)."""
+    facility = info.split("-", 1)[0]
+    return hub.tokens.issue(
+        "patient",
+        subject=ticket_id,
+        facility=facility,
+        info=info,
+        ticket=ticket_id,
+        ttl_s=PATIENT_TOKEN_TTL_S,
+    )
 
 
 async def get_queue(request: Request) -> Response:
@@ -112,14 +128,7 @@ async def take_ticket(request: Request) -> Response:
     )
 
     def respond(state: QueueState) -> dict[str, Any]:
-        token = hub.tokens.issue(
-            "patient",
-            subject=ticket_id,
-            facility=facility,
-            info=info,
-            ticket=ticket_id,
-            ttl_s=PATIENT_TOKEN_TTL_S,
-        )
+        token = patient_token(hub, info, ticket_id)
         return {
             **views.ticket_view(state, ticket_id),
             "token": token,
@@ -146,7 +155,7 @@ async def _count_web_ticket(request: Request, facility: str) -> None:
         raise
 
 
-def _ticket_reader(request: Request, info: str, facility: str, ticket_id: str) -> Principal:
+def ticket_reader(request: Request, info: str, facility: str, ticket_id: str) -> Principal:
     principal = principal_of(request)
     if principal is None:
         raise Unauthorized("this ticket's token (or a staff token) is required")
@@ -158,8 +167,8 @@ def _ticket_reader(request: Request, info: str, facility: str, ticket_id: str) -
 async def get_ticket(request: Request) -> Response:
     info, facility, _ = info_of(request)
     ticket_id = request.path_params["ticket_id"]
-    principal = _ticket_reader(request, info, facility, ticket_id)
-    state = await _load_today(request, info)
+    principal = ticket_reader(request, info, facility, ticket_id)
+    state = await load_today(request, info)
     if ticket_id not in state.tickets:
         raise NotFound("no such ticket in today's queue", code="unknown_ticket")
     view = views.ticket_view(state, ticket_id)
@@ -171,7 +180,7 @@ async def get_ticket(request: Request) -> Response:
 async def cancel_ticket(request: Request) -> Response:
     info, facility, _ = info_of(request)
     ticket_id = request.path_params["ticket_id"]
-    principal = _ticket_reader(request, info, facility, ticket_id)
+    principal = ticket_reader(request, info, facility, ticket_id)
     by = "staff" if principal.is_staff_of(facility) else "patient"
     command = Cancel(at=time.time(), ticket_id=ticket_id, by=by)
     return await _run(request, info, command, lambda s: views.ticket_view(s, ticket_id))
@@ -252,10 +261,10 @@ async def ticket_action(request: Request) -> Response:
 
 async def staff_view(request: Request) -> Response:
     info, _ = _staff(request)
-    return json_response(views.staff_view(await _load_today(request, info)))
+    return json_response(views.staff_view(await load_today(request, info)))
 
 
-async def _load_today(request: Request, info: str) -> QueueState:
+async def load_today(request: Request, info: str) -> QueueState:
     """The queue as of now: if no command has started today yet, yesterday's tickets are
     gone already (as the first command will make them), without writing anything."""
     state = await hub_of(request).store.load(info)
