@@ -545,8 +545,7 @@ def _core_metrics(values: dict[str, float]) -> dict[str, float]:
     return {k: v for k, v in values.items() if k.startswith(wanted)}
 
 
-def _log(message: str) -> None:
-    print(f"[bench_core {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+_log = cli.logger("bench_core")
 
 
 async def main_async(params: Params, keep_data: bool) -> dict[str, Any]:
@@ -571,11 +570,7 @@ async def main_async(params: Params, keep_data: bool) -> dict[str, Any]:
         results["error"] = f"{type(exc).__name__}: {exc}"
         _log(f"FAILED: {results['error']}\n{hub.log_tail()}")
     finally:
-        results["hub_stop"] = hub.stop()
-        results["hub_log_warnings"] = hub.log_warnings()
-        _log(f"hub stopped: {results['hub_stop']}")
-        if not keep_data:
-            hub.remove_data()
+        cli.stop_hub(hub, results, keep_data, _log)
         _write(results)
     return results
 
@@ -585,11 +580,7 @@ def _write(results: dict[str, Any]) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespace]:
-    parser = argparse.ArgumentParser(
-        prog="python -m loadtest.bench_core",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = cli.new_parser("python -m loadtest.bench_core", __doc__)
     add = parser.add_argument
     add("--quick", action="store_true", help="every scenario a few seconds (a smoke run)")
     add("--only", help=f"comma-separated subset of {','.join(SCENARIOS)}")

@@ -640,8 +640,7 @@ async def run_scenarios(bench: Bench, params: Params, results: Result) -> None:
             results[key] = await step()
 
 
-def _log(message: str) -> None:
-    print(f"[bench_fanout {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+_log = cli.logger("bench_fanout")
 
 
 async def main_async(params: Params, keep_data: bool) -> Result:
@@ -669,11 +668,7 @@ async def main_async(params: Params, keep_data: bool) -> Result:
     finally:
         if bench is not None:
             await bench.close()
-        results["hub_stop"] = hub.stop()
-        results["hub_log_warnings"] = hub.log_warnings()
-        _log(f"hub stopped: {results['hub_stop']}")
-        if not keep_data:
-            hub.remove_data()
+        cli.stop_hub(hub, results, keep_data, _log)
         _write(results)
     return results
 
@@ -682,16 +677,8 @@ def _write(results: Result) -> None:
     cli.write_results("fanout", results, fanout_report.render, _log)
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in text.split(",") if x.strip())
-
-
 def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespace]:
-    parser = argparse.ArgumentParser(
-        prog="python -m loadtest.bench_fanout",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = cli.new_parser("python -m loadtest.bench_fanout", __doc__)
     add = parser.add_argument
     add("--quick", action="store_true", help="every scenario small and short (a smoke run)")
     add("--only", help=f"comma-separated subset of {','.join(SCENARIOS)}")
@@ -712,9 +699,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
     overrides: dict[str, Any] = {
         "parser": args.parser,
         "procs": args.procs,
-        "cpu_subs": _ints(args.cpu_subs) if args.cpu_subs else None,
+        "cpu_subs": cli.ints(args.cpu_subs) if args.cpu_subs else None,
         "cpu_rate": args.cpu_rate,
-        "idle_conns": _ints(args.idle_conns) if args.idle_conns else None,
+        "idle_conns": cli.ints(args.idle_conns) if args.idle_conns else None,
         "callnext_subs": args.callnext_subs,
         "peers": tuple(x for x in args.peers.split(",") if x) if args.peers is not None else None,
         "wait_quiet_s": args.wait_quiet,

@@ -1,16 +1,43 @@
-"""What the benchmark commands share: ``--only`` handling, overrides and the entry point."""
+"""What the benchmark commands share: the parser, ``--only`` handling, overrides, the entry
+point, the log line, stopping the hub and writing the results."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from loadtest.hubproc import HubProcess
 
 P = TypeVar("P")
+
+
+def new_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """A command's parser, its module docstring as the description (kept as written)."""
+    return argparse.ArgumentParser(
+        prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
+def ints(text: str) -> tuple[int, ...]:
+    """``"200,500"`` -> ``(200, 500)``."""
+    return tuple(int(x) for x in text.split(",") if x.strip())
+
+
+def logger(tag: str) -> Callable[[str], None]:
+    """A ``[tag HH:MM:SS] message`` line on stderr, flushed."""
+
+    def log(message: str) -> None:
+        print(f"[{tag} {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    return log
 
 
 def apply_overrides(
@@ -41,6 +68,21 @@ def run(
     params, args = parse_args(argv)
     results: dict[str, Any] = uvloop.run(main_async(params, args.keep_data))
     return 0 if "error" not in results else 1
+
+
+def stop_hub(
+    hub: HubProcess,
+    results: dict[str, Any],
+    keep_data: bool,
+    log: Callable[[str], None] | None = None,
+) -> None:
+    """Stop the hub, record how it stopped and what it logged, remove its data unless kept."""
+    results["hub_stop"] = hub.stop()
+    results["hub_log_warnings"] = hub.log_warnings()
+    if log is not None:
+        log(f"hub stopped: {results['hub_stop']}")
+    if not keep_data:
+        hub.remove_data()
 
 
 RESULTS_DIR = Path(__file__).with_name("results")

@@ -13,7 +13,6 @@ CPU. Exits 1 when Locust did (a failed request or a failed check).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import csv
 import json
@@ -146,10 +145,7 @@ def run(params: Params, keep_data: bool) -> Result:
         results["error"] = f"{type(exc).__name__}: {exc}"
         _log(f"FAILED: {results['error']}\n{hub.log_tail()}")
     finally:
-        results["hub_stop"] = hub.stop()
-        results["hub_log_warnings"] = hub.log_warnings()
-        if not keep_data:
-            hub.remove_data()
+        cli.stop_hub(hub, results, keep_data)
         cli.write_results("clinic", results, render, _log)
     return results
 
@@ -191,16 +187,11 @@ def render(results: Result) -> str:
     return "\n".join(out) + "\n"
 
 
-def _log(message: str) -> None:
-    print(f"[clinic {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+_log = cli.logger("clinic")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m loadtest.clinic_morning",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = cli.new_parser("python -m loadtest.clinic_morning", __doc__)
     add = parser.add_argument
     add("--quick", action="store_true", help="20 facilities, 25 s (a smoke run)")
     add("--facilities", type=int, help="facilities (default 200; one monitor each)")

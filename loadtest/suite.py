@@ -11,7 +11,6 @@ parameters and result files, and the headline figures. Exits 1 when a part faile
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -182,16 +181,11 @@ def render(results: Result) -> str:
     return "\n".join(out) + "\n"
 
 
-def _log(message: str) -> None:
-    print(f"[suite {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+_log = cli.logger("suite")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m loadtest.suite",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = cli.new_parser("python -m loadtest.suite", __doc__)
     parser.add_argument("--quick", action="store_true", help="every part's --quick (a smoke run)")
     parser.add_argument("--only", help=f"comma-separated subset of {','.join(PARTS)}")
     parser.add_argument("--wait-quiet", type=float, help="passed to core and fanout")

@@ -262,8 +262,7 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-def _log(message: str) -> None:
-    print(f"[swarm {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+_log = cli.logger("swarm")
 
 
 # ---- the report ----------------------------------------------------------------------------
@@ -380,10 +379,7 @@ async def main_async(params: Params, keep_data: bool) -> Result:
         if bench is not None:
             hub = bench.hub
             await bench.close()
-        results["hub_stop"] = hub.stop()
-        results["hub_log_warnings"] = hub.log_warnings()
-        if not keep_data:
-            hub.remove_data()
+        cli.stop_hub(hub, results, keep_data)
         _write(results)
     return results
 
@@ -392,16 +388,8 @@ def _write(results: Result) -> None:
     cli.write_results("swarm", results, render, _log)
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in text.split(",") if x.strip())
-
-
 def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespace]:
-    parser = argparse.ArgumentParser(
-        prog="python -m loadtest.swarm",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = cli.new_parser("python -m loadtest.swarm", __doc__)
     add = parser.add_argument
     add("--quick", action="store_true", help="a few hundred watchers, short runs (a smoke run)")
     add("--only", help=f"comma-separated subset of {','.join(SCENARIOS)}")
@@ -423,7 +411,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
         parser.error("--storm-signals: term and/or kill")
     overrides: dict[str, Any] = {
         "procs": args.procs,
-        "sweep": _ints(args.sweep) if args.sweep else None,
+        "sweep": cli.ints(args.sweep) if args.sweep else None,
         "queues": args.queues,
         "rate": args.rate,
         "seconds": args.seconds,

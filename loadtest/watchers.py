@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from typing import Any, cast
 
-from loadtest.wsswarm import Recorder, Swarm, client_frame, handshake, version_of
+from loadtest.wsswarm import RawFrames, Recorder, Swarm, client_frame, handshake, version_of
 
 CLOSE_RESTART = 1012
 BACKOFF_BASE_S = 1.0
@@ -151,7 +151,7 @@ class Watcher:
         return closed
 
 
-class Link(asyncio.Protocol):
+class Link(RawFrames):
     """One connection of a watcher: handshake, ``sub``, then server frames."""
 
     def __init__(
@@ -176,49 +176,15 @@ class Link(asyncio.Protocol):
         if not self.closed.done():
             self.closed.set_result(self.close_code)
 
-    def data_received(self, data: bytes) -> None:
-        now = time.monotonic()
-        if self.buf:
-            data, self.buf = self.buf + data, b""
-        pos = 0
-        if not self.open:
-            head_end = data.find(b"\r\n\r\n")
-            if head_end < 0:
-                self.buf = data
-                return
-            if data[9:12] != b"101":
-                self.watcher.worker.rec.error(f"handshake {data[9:12].decode(errors='replace')}")
-                self.abort()
-                return
-            pos, self.open = head_end + 4, True
-            self.write(self.watcher.sub_frame())
-        self.frames(data, pos, now)
+    def upgraded(self) -> None:
+        self.open = True
+        self.write(self.watcher.sub_frame())
 
-    def frames(self, data: bytes, pos: int, now: float) -> None:
-        size = len(data)
-        while size - pos >= 2:
-            length, head = data[pos + 1] & 0x7F, 2
-            if length == 126:
-                if size - pos < 4:
-                    break
-                length, head = int.from_bytes(data[pos + 2 : pos + 4], "big"), 4
-            elif length == 127:
-                if size - pos < 10:
-                    break
-                length, head = int.from_bytes(data[pos + 2 : pos + 10], "big"), 10
-            end = pos + head + length
-            if end > size:
-                break
-            opcode = data[pos] & 0x0F
-            if opcode in (0x1, 0x2):
-                self.message(data, pos + head, end, now)
-            elif opcode == 0x9:
-                self.write(client_frame(data[pos + head : end], 0xA))
-            elif opcode == 0x8:
-                self.close_code = int.from_bytes(data[pos + head : pos + head + 2], "big") or 1005
-            pos = end
-        if pos < size:
-            self.buf = data[pos:]
+    def record_error(self, what: str) -> None:
+        self.watcher.worker.rec.error(what)
+
+    def close_frame(self, code: int) -> None:
+        self.close_code = code or 1005
 
     def message(self, data: bytes, start: int, end: int, now: float) -> None:
         watcher = self.watcher

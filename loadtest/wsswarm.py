@@ -230,12 +230,36 @@ class WsClient(asyncio.Protocol):
             self.transport.abort()
 
 
-class RawClient(WsClient):
-    """Hand parser of unmasked server frames."""
+class RawFrames(asyncio.Protocol):
+    """Hand parser of unmasked server frames, after reading the 101 (raw swarm and watchers).
 
-    def __init__(self, spec: SwarmSpec, index: int, rec: Recorder, on_ready: Callable[[], None]):
-        super().__init__(spec, index, rec, on_ready)
-        self.buf = b""
+    A ping gets a masked pong; a text or binary message goes to ``message``, a close frame's
+    code to ``close_frame``; a refused handshake is recorded and the connection aborted.
+    Subclasses set ``buf = b""`` and ``open = False`` and give the hooks below.
+    """
+
+    buf: bytes
+    open: bool
+
+    def upgraded(self) -> None:
+        """The 101 arrived (must set ``open``)."""
+        raise NotImplementedError
+
+    def message(self, data: bytes, start: int, end: int, now: float) -> None:
+        raise NotImplementedError
+
+    def close_frame(self, code: int) -> None:
+        """The server's close frame, with its code (0 when it gave none)."""
+        raise NotImplementedError
+
+    def record_error(self, what: str) -> None:
+        raise NotImplementedError
+
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
 
     def data_received(self, data: bytes) -> None:
         now = time.monotonic()
@@ -248,7 +272,7 @@ class RawClient(WsClient):
                 self.buf = data
                 return
             if data[9:12] != b"101":
-                self.rec.error(f"handshake {data[9:12].decode(errors='replace')}")
+                self.record_error(f"handshake {data[9:12].decode(errors='replace')}")
                 self.abort()
                 return
             pos = head_end + 4
@@ -258,8 +282,7 @@ class RawClient(WsClient):
     def frames(self, data: bytes, pos: int, now: float) -> None:
         size = len(data)
         while size - pos >= 2:
-            length = data[pos + 1] & 0x7F
-            head = 2
+            length, head = data[pos + 1] & 0x7F, 2
             if length == 126:
                 if size - pos < 4:
                     break
@@ -277,10 +300,24 @@ class RawClient(WsClient):
             elif opcode == 0x9:
                 self.write(client_frame(data[pos + head : end], 0xA))
             elif opcode == 0x8:
-                self.rec.error(f"close {int.from_bytes(data[pos + head : pos + head + 2], 'big')}")
+                self.close_frame(int.from_bytes(data[pos + head : pos + head + 2], "big"))
             pos = end
         if pos < size:
             self.buf = data[pos:]
+
+
+class RawClient(WsClient, RawFrames):
+    """Hand parser of unmasked server frames."""
+
+    def __init__(self, spec: SwarmSpec, index: int, rec: Recorder, on_ready: Callable[[], None]):
+        super().__init__(spec, index, rec, on_ready)
+        self.buf = b""
+
+    def record_error(self, what: str) -> None:
+        self.rec.error(what)
+
+    def close_frame(self, code: int) -> None:
+        self.rec.error(f"close {code}")
 
 
 class SansIOClient(WsClient):
