@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -220,6 +221,11 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.start_live()
+        # Everything loaded so far (modules, routes, settings) lives as long as the process:
+        # keep it out of the cyclic GC, whose full collections otherwise scan it each time and
+        # pause every request in flight (measured in loadtest/README.md, "GC pauses").
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
