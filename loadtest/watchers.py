@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection as Pipe
 from typing import Any, cast
 
+from hub.errors import Close
 from loadtest.wsswarm import RawFrames, Recorder, Swarm, client_frame, handshake, version_of
 
-CLOSE_RESTART = 1012
+CLOSE_RESTART = Close.SERVICE_RESTART
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 10.0
 RESTART_ATTEMPT = 2

@@ -1,4 +1,4 @@
-"""Channel names and who may subscribe to them (API.md "Channels").
+"""Channel names and who may subscribe to them (docs/api.md, "WebSocket").
 
 queue:{info}          public view of one queue          anyone
 facility:{facility}   public views of all its counters  anyone

@@ -22,15 +22,15 @@ import msgspec
 import orjson
 from websockets.frames import Frame, Opcode
 
-# close codes (API.md)
-MALFORMED = 4400
-BAD_TOKEN = 4401
-FORBIDDEN = 4403
-TOO_SLOW = 4408
-RATE_LIMITED = 4429
-TOO_BIG = 1009
-SERVICE_RESTART = 1012
-GOING_AWAY = 1001
+from hub.errors import Close
+
+# the close codes the hub sends (hub.errors.Close is the one list, docs/api.md its table)
+MALFORMED = Close.MALFORMED
+BAD_TOKEN = Close.BAD_TOKEN
+TOO_SLOW = Close.TOO_SLOW
+RATE_LIMITED = Close.RATE_LIMITED
+SERVICE_RESTART = Close.SERVICE_RESTART
+GOING_AWAY = Close.GOING_AWAY
 
 JSON, MSGPACK = "junban.json", "junban.msgpack"
 SUBPROTOCOLS = (MSGPACK, JSON)
@@ -95,7 +95,7 @@ def control_frame(message: dict[str, Any], codec: str) -> bytes:
 
 
 def newer(candidate: tuple[str, int], known: tuple[str, int] | None) -> bool:
-    """Order of states (API.md): a different epoch always wins, then a higher ``v``."""
+    """Order of states (docs/api.md): a different epoch always wins, then a higher ``v``."""
     if known is None:
         return True
     return candidate[0] != known[0] or candidate[1] > known[1]
@@ -143,7 +143,7 @@ class Publication:
         return frame
 
     def sse_event(self) -> bytes:
-        """The Server-Sent Events record of this state (``id`` is ``v``, as API.md says;
+        """The Server-Sent Events record of this state (``id`` is ``v``, as docs/api.md says;
         Last-Event-ID may also be ``epoch.v``, see hub/web/live.py)."""
         key = ("", "sse")
         event = self._frames.get(key)

@@ -21,7 +21,7 @@ def iso(at: float | None) -> str | None:
 
 
 def public_view(s: QueueState) -> dict[str, Any]:
-    """The queue as anyone may see it (API.md "Public view of a queue")."""
+    """The queue as anyone may see it (docs/api.md, "Public view of a queue")."""
     tickets = s.tickets
     cap = s.config.web_daily_cap
     cap_reached = cap is not None and s.web_issued >= cap
