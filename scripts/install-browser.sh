@@ -1,5 +1,5 @@
 # Sourced by scripts/test: make sure a headless Chromium (page tests), a Japanese font and
-# Node.js (the JS client's unit tests) are there.
+# Node.js with npm (the JS client's unit tests, its type check and package) are there.
 # Idempotent: does nothing when one is found. Debian's package, since a test tool's own
 # browser download does not work on a closed network. JUNBAN_CHROMIUM overrides the path.
 set -euo pipefail
@@ -11,6 +11,8 @@ fi
 # Node.js runs the JS client's unit tests (node --test)
 need_node=""
 if ! command -v node >/dev/null 2>&1; then need_node="nodejs"; fi
+# npm installs TypeScript (tsc checks the client's type declarations) and packs the client
+if ! command -v npm >/dev/null 2>&1; then need_node="$need_node npm"; fi
 # Japanese glyphs for the pages (screenshots show boxes without a CJK font)
 need_fonts=""
 if ! fc-list 2>/dev/null | grep -qi "ipa\|noto sans cjk\|noto serif cjk"; then need_fonts="fonts-ipafont-gothic"; fi

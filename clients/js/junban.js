@@ -8,14 +8,17 @@
 // polling the HTTP views with ETag. States are ordered by (epoch, v): a different epoch always
 // wins, then a higher v; an older state is never delivered.
 
+// WebSocket close codes: the table in docs/api.md (hub/errors.py's Close; a test checks these).
+const CLOSE_NORMAL = 1000; // ours: the client closes its own socket
+const CLOSE_GOING_AWAY = 1001;
+const CLOSE_ABNORMAL = 1006; // the browser's report of a lost connection, never sent
+const CLOSE_SERVICE_RESTART = 1012;
+const CLOSE_DEAD_LINK = 4000; // ours: no frame within the ping deadline
+const CLOSE_MALFORMED = 4400;
 const CLOSE_BAD_TOKEN = 4401;
 const CLOSE_FORBIDDEN = 4403;
-const CLOSE_MALFORMED = 4400;
 const CLOSE_TOO_SLOW = 4408;
 const CLOSE_RATE_LIMITED = 4429;
-const CLOSE_RESTART = 1012;
-const CLOSE_GOING_AWAY = 1001;
-const CLOSE_DEAD_LINK = 4000; // ours: no frame within the ping deadline
 const SSE_CLOSED = 2; // EventSource.CLOSED
 
 const DEFAULTS = {
@@ -46,7 +49,7 @@ export function backoffDelay(attempt, { base = 1000, cap = 10000, random = Math.
   return random() * Math.min(cap, base * 2 ** n);
 }
 
-/** API.md ordering: is `candidate` ({epoch, v}) newer than `known` (or is nothing known)? */
+/** docs/api.md ordering: is `candidate` ({epoch, v}) newer than `known` (or is nothing known)? */
 export function newer(candidate, known) {
   if (!known) return true;
   return candidate.epoch !== known.epoch || candidate.v > known.v;
@@ -177,7 +180,7 @@ export class JunbanClient {
     this._authAttempt = 0;
     if (this._mode === "ws" && this._wsOpen) {
       if (this._token === null) {
-        this._dropWs(this._ws, 1000, "token removed");
+        this._dropWs(this._ws, CLOSE_NORMAL, "token removed");
         return;
       }
       this._send({ op: "auth", token: this._token });
@@ -309,7 +312,7 @@ export class JunbanClient {
 
   _stopAll() {
     for (const name of Object.keys(this._timers)) this._clear(name);
-    if (this._ws) this._dropWs(this._ws, 1000, "closed", true);
+    if (this._ws) this._dropWs(this._ws, CLOSE_NORMAL, "closed", true);
     this._stopFallback();
     this._mode = null;
   }
@@ -328,7 +331,7 @@ export class JunbanClient {
     try {
       ws = new this._WS(this._wsUrl(), "junban.json");
     } catch (err) {
-      this._wsClosed(1006, String(err), false);
+      this._wsClosed(CLOSE_ABNORMAL, String(err), false);
       return;
     }
     this._ws = ws;
@@ -372,7 +375,7 @@ export class JunbanClient {
     } catch {
       // already closing
     }
-    if (!quiet) this._wsClosed(1006, reason, wasOpen);
+    if (!quiet) this._wsClosed(CLOSE_ABNORMAL, reason, wasOpen);
   }
 
   _forgetWs() {
@@ -487,8 +490,8 @@ export class JunbanClient {
       this._attempt = Math.max(this._attempt, o.rateLimitAttempt);
       delay = o.rateLimitFloor + backoffDelay(this._attempt++, { ...o.backoff, random });
     } else {
-      if (code === CLOSE_RESTART) this._attempt = Math.max(this._attempt, o.restartAttempt);
-      // CLOSE_TOO_SLOW, CLOSE_GOING_AWAY, CLOSE_DEAD_LINK, 1006…: the usual backoff
+      if (code === CLOSE_SERVICE_RESTART) this._attempt = Math.max(this._attempt, o.restartAttempt);
+      // CLOSE_TOO_SLOW, CLOSE_GOING_AWAY, CLOSE_DEAD_LINK, CLOSE_ABNORMAL…: the usual backoff
       delay = backoffDelay(this._attempt++, { ...o.backoff, random });
     }
     this._arm("reconnect", delay, () => {
@@ -731,5 +734,3 @@ export class JunbanClient {
     this._setStatus(false, null);
   }
 }
-
-globalThis.Junban = { JunbanClient, backoffDelay };

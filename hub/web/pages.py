@@ -5,6 +5,11 @@ static shells that fetch and subscribe through the public API and the live chann
 only fills in the language and the path's identifiers (``{{lang}}``, ``{{info}}``, … in the
 HTML, HTML-escaped). To add a page: put ``name.html`` in ``clients/js/pages/`` and a route whose
 endpoint validates its path and returns ``serve_page(request, "name", key=value, …)``.
+
+Installed from a wheel, the same files are package data in ``hub/clients/`` (pyproject.toml
+maps ``clients/js`` there); from a checkout or an editable install they are read in place.
+``/static`` serves only what a browser loads (``SERVED``): never the client's tests, its
+``package.json`` or type declarations.
 """
 
 from __future__ import annotations
@@ -23,10 +28,21 @@ from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Scope
 
 from hub.queue.model import FACILITY_RE, split_info
-from hub.web.routing import hub_of
+from hub.web.routing import services_of
 
-CLIENTS_DIR = Path(__file__).resolve().parents[2] / "clients" / "js"
+
+def clients_dir() -> Path:
+    """``hub/clients/`` of an installed wheel, else the checkout's ``clients/js/``."""
+    hub_dir = Path(__file__).resolve().parents[1]
+    installed = hub_dir / "clients"
+    return installed if installed.is_dir() else hub_dir.parent / "clients" / "js"
+
+
+CLIENTS_DIR = clients_dir()
 PAGES_DIR = CLIENTS_DIR / "pages"
+# what /static serves, relative to CLIENTS_DIR: the client, the widget and the pages' files
+# (their HTML is served by the routes below, filled in)
+SERVED = re.compile(r"\A(?:junban\.js|widget\.js|pages/[A-Za-z0-9_.-]+(?<!\.html))\Z")
 LANGS = ("ja", "en")
 TICKET_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}\Z")
 _PLACEHOLDER = re.compile(r"{{(\w+)}}")
@@ -101,11 +117,11 @@ def not_found(request: Request, what: str) -> Response:
 
 
 async def _queue_exists(request: Request, info: str) -> bool:
-    return await hub_of(request).store.load_view(info) is not None
+    return await services_of(request).queue_store.load_view(info) is not None
 
 
 def _service_hours(request: Request) -> str:
-    start, end = hub_of(request).settings.service_hours
+    start, end = services_of(request).settings.service_hours
     return f"{start}-{end}"
 
 
@@ -161,9 +177,15 @@ async def widget_js(request: Request) -> Response:
 
 
 class RevalidatedStaticFiles(StaticFiles):
-    """``/static``: ``Cache-Control: no-cache``, so a browser revalidates (ETag or
-    Last-Modified, answered 304 when unchanged) and never runs yesterday's JS with today's
-    pages and hub after an update."""
+    """``/static``: only the paths ``SERVED`` allows (anything else is 404), with
+    ``Cache-Control: no-cache``, so a browser revalidates (ETag or Last-Modified, answered
+    304 when unchanged) and never runs yesterday's JS with today's pages and hub after an
+    update."""
+
+    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
+        if not SERVED.match(path.replace(os.sep, "/")):
+            return "", None
+        return super().lookup_path(path)
 
     def file_response(
         self,

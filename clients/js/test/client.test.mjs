@@ -516,8 +516,9 @@ test("bad arguments throw", () => {
   assert.throws(() => t.client.subscribe("queue:1234-01", () => {}), /closed/);
 });
 
-test("globalThis.Junban is set for classic scripts", async () => {
-  await import("../junban.js");
-  assert.equal(typeof globalThis.Junban.JunbanClient, "function");
-  assert.equal(typeof globalThis.Junban.backoffDelay, "function");
+test("importing the module sets no global", async () => {
+  const before = new Set(Object.keys(globalThis));
+  await import(`../junban.js?fresh=${Date.now()}`);
+  assert.deepEqual(Object.keys(globalThis).filter((k) => !before.has(k)), []);
+  assert.equal(globalThis.Junban, undefined);
 });
