@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from hub import __version__
 from hub.auth import ROLES, Tokens, load_secret
 from hub.channels.protocol import MAX_FRAME_BYTES
 from hub.embedded_redis import EmbeddedRedis, EmbeddedRedisError, find_server_binary
 from hub.settings import Settings
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.app import Services
 
 log = logging.getLogger("junban")
 
@@ -46,6 +47,7 @@ def parse_ttl(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="junban", description="Junban clinic queue hub")
+    parser.add_argument("--version", action="version", version=f"junban {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the hub (embedded Redis unless REDIS_URL)")
     serve.add_argument("--demo", action="store_true", help="seed facility 1234 and open it")
@@ -106,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
     except ValueError as exc:
-        print(f"junban: a JUNBAN_* setting is not valid: {exc}", file=sys.stderr)
+        print(f"junban: {exc}", file=sys.stderr)
         return 2
     if getattr(args, "data_dir", None):
         settings = replace(settings, data_dir=args.data_dir)
@@ -273,14 +275,14 @@ def _run_uvicorn(settings: Settings, workers: int) -> None:
     )
 
 
-async def _seed_demo_contract(hub: Hub, now: float) -> None:
+async def _seed_demo_contract(services: Services, now: float) -> None:
     """An active contract for 1234 with every item and option, started today."""
     from hub.contracts import lifecycle
     from hub.contracts.model import OPTIONS, SERVICE_ITEMS, FeePlan
     from hub.contracts.store import ContractRecord, new_contract_id
     from hub.contracts.sync import today
 
-    if await hub.contracts.by_facility(DEMO_FACILITY) is not None:
+    if await services.contract_store.by_facility(DEMO_FACILITY) is not None:
         return
     fees = FeePlan(
         30_000, {"reservation": 9_800, "video": 5_000, "emr": 3_000, "phone": 3_000, "api": 2_000}
@@ -289,19 +291,19 @@ async def _seed_demo_contract(hub: Hub, now: float) -> None:
     applied = lifecycle.apply(new_contract_id(), "Demo Clinic", SERVICE_ITEMS, fees, day, OPTIONS)
     contract = lifecycle.approve(applied, DEMO_FACILITY, ("01", "02"), day)
     record = ContractRecord(contract=contract, created_at=datetime.fromtimestamp(now, UTC))
-    if await hub.contracts.create(record, now):
-        await hub.sync.run(record, now)
+    if await services.contract_store.create(record, now):
+        await services.sync.run(record, now)
 
 
 async def _seed_demo(settings: Settings) -> None:
-    from hub.app import build_hub
+    from hub.app import build_services
     from hub.queue.facilities import Facility
     from hub.queue.model import OpenReception, OpenWeb, QueueConfig
 
-    hub = build_hub(settings)
+    services = build_services(settings)
     now = time.time()
     try:
-        if await hub.facilities.get(DEMO_FACILITY) is None:
+        if await services.facility_store.get(DEMO_FACILITY) is None:
             facility = Facility(
                 number=DEMO_FACILITY,
                 name="Demo Clinic",
@@ -310,21 +312,21 @@ async def _seed_demo(settings: Settings) -> None:
                 message="本日は通常どおり診療しています。",
                 counters={"01": "内科", "02": "小児科"},
             )
-            await hub.service.create_facility(facility, QueueConfig(), now)
-            await hub.service.set_message(facility, facility.message, now)
-        await _seed_demo_contract(hub, now)
-        if await hub.users.get(DEMO_USER) is None:
-            await hub.users.add(DEMO_USER, DEMO_PASSWORD, "staff", DEMO_FACILITY)
+            await services.queue_service.create_facility(facility, QueueConfig(), now)
+            await services.queue_service.set_message(facility, facility.message, now)
+        await _seed_demo_contract(services, now)
+        if await services.users.get(DEMO_USER) is None:
+            await services.users.add(DEMO_USER, DEMO_PASSWORD, "staff", DEMO_FACILITY)
         for counter in ("01", "02"):
             info = f"{DEMO_FACILITY}-{counter}"
-            await hub.service.execute(info, OpenReception(at=now), lambda s: None)
-            await hub.service.execute(info, OpenWeb(at=now), lambda s: None)
-        token = hub.tokens.issue("staff", subject=DEMO_USER, facility=DEMO_FACILITY)
-        monitor = hub.tokens.issue(
+            await services.queue_service.execute(info, OpenReception(at=now), lambda s: None)
+            await services.queue_service.execute(info, OpenWeb(at=now), lambda s: None)
+        token = services.tokens.issue("staff", subject=DEMO_USER, facility=DEMO_FACILITY)
+        monitor = services.tokens.issue(
             "monitor", subject="demo-monitor", facility=DEMO_FACILITY, ttl_s=30 * 86400
         )
     finally:
-        await hub.redis.aclose()
+        await services.redis.aclose()
     base = f"http://{settings.host}:{settings.port}"
     print(
         '\nJunban demo is ready: facility 1234 "Demo Clinic", counters 01 and 02, open.\n'

@@ -6,9 +6,10 @@ No other module reads ``os.environ``; the CLI overlays its flags with ``dataclas
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 
 @dataclass(frozen=True)
@@ -73,47 +74,93 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        e = os.environ if env is None else env
+        """The settings from ``JUNBAN_*`` variables; ``SettingsError`` (a ValueError) names
+        the first variable that does not parse and the form it expects."""
+        read = _Reader(os.environ if env is None else env)
         base = cls()
-
-        def get(name: str) -> str | None:
-            value = e.get(f"JUNBAN_{name}")
-            return value if value not in (None, "") else None
-
         return cls(
-            redis_url=get("REDIS_URL"),
-            redis_server_bin=get("REDIS_SERVER_BIN"),
-            data_dir=Path(get("DATA_DIR") or base.data_dir),
-            secret=get("SECRET"),
-            host=get("HOST") or base.host,
-            port=int(get("PORT") or base.port),
-            public_url=get("PUBLIC_URL"),
-            service_hours=_hours(get("SERVICE_HOURS")) or base.service_hours,
-            rate_ip=_rate(get("RATE_IP")) or base.rate_ip,
-            rate_facility=_rate(get("RATE_FACILITY")) or base.rate_facility,
-            redis_pool=int(get("REDIS_POOL") or base.redis_pool),
-            max_body_bytes=int(get("MAX_BODY") or base.max_body_bytes),
-            token_ttl_s=int(get("TOKEN_TTL") or base.token_ttl_s),
-            idempotency_ttl_s=int(get("IDEMPOTENCY_TTL") or base.idempotency_ttl_s),
-            stream_maxlen=max(10_000, int(get("STREAM_MAXLEN") or base.stream_maxlen)),
-            trusted_proxies=get("TRUSTED_PROXIES") or base.trusted_proxies,
-            ws_max_per_ip=int(get("WS_MAX_PER_IP") or base.ws_max_per_ip),
-            ws_max_subscriptions=int(get("WS_MAX_SUBS") or base.ws_max_subscriptions),
-            ws_frame_rate=_rate(get("WS_FRAME_RATE")) or base.ws_frame_rate,
-            ws_ping_s=float(get("WS_PING") or base.ws_ping_s),
-            ws_idle_s=float(get("WS_IDLE") or base.ws_idle_s),
-            ws_slow_s=float(get("WS_SLOW") or base.ws_slow_s),
-            day_check_s=float(get("DAY_CHECK") or base.day_check_s),
-            login_lockout=_rate(get("LOGIN_LOCKOUT")) or base.login_lockout,
-            revoke_check_s=float(get("REVOKE_CHECK") or base.revoke_check_s),
-            audit_maxlen=int(get("AUDIT_MAXLEN") or base.audit_maxlen),
+            redis_url=read.text("REDIS_URL"),
+            redis_server_bin=read.text("REDIS_SERVER_BIN"),
+            data_dir=Path(read.text("DATA_DIR") or base.data_dir),
+            secret=read.text("SECRET"),
+            host=read.text("HOST") or base.host,
+            port=read.whole("PORT", base.port, low=0, high=65535),
+            public_url=read.text("PUBLIC_URL"),
+            service_hours=read.parsed("SERVICE_HOURS", _hours, HOURS_FORM) or base.service_hours,
+            rate_ip=read.parsed("RATE_IP", _rate, RATE_FORM) or base.rate_ip,
+            rate_facility=read.parsed("RATE_FACILITY", _rate, RATE_FORM) or base.rate_facility,
+            redis_pool=read.whole("REDIS_POOL", base.redis_pool, low=1),
+            max_body_bytes=read.whole("MAX_BODY", base.max_body_bytes, low=1),
+            token_ttl_s=read.whole("TOKEN_TTL", base.token_ttl_s, low=1),
+            idempotency_ttl_s=read.whole("IDEMPOTENCY_TTL", base.idempotency_ttl_s, low=1),
+            stream_maxlen=max(10_000, read.whole("STREAM_MAXLEN", base.stream_maxlen, low=1)),
+            trusted_proxies=read.text("TRUSTED_PROXIES") or base.trusted_proxies,
+            ws_max_per_ip=read.whole("WS_MAX_PER_IP", base.ws_max_per_ip, low=1),
+            ws_max_subscriptions=read.whole("WS_MAX_SUBS", base.ws_max_subscriptions, low=1),
+            ws_frame_rate=read.parsed("WS_FRAME_RATE", _rate, RATE_FORM) or base.ws_frame_rate,
+            ws_ping_s=read.seconds("WS_PING", base.ws_ping_s),
+            ws_idle_s=read.seconds("WS_IDLE", base.ws_idle_s),
+            ws_slow_s=read.seconds("WS_SLOW", base.ws_slow_s),
+            day_check_s=read.seconds("DAY_CHECK", base.day_check_s),
+            login_lockout=read.parsed("LOGIN_LOCKOUT", _rate, RATE_FORM) or base.login_lockout,
+            revoke_check_s=read.seconds("REVOKE_CHECK", base.revoke_check_s),
+            audit_maxlen=read.whole("AUDIT_MAXLEN", base.audit_maxlen, low=0),
         )
 
 
-def _hours(text: str | None) -> tuple[str, str] | None:
+HOURS_FORM = 'HH:MM-HH:MM, e.g. "06:00-24:00"'
+RATE_FORM = 'COUNT/SECONDS, e.g. "10/60"'
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A ``JUNBAN_*`` variable that does not parse: its name, its value and the form."""
+
+    def __init__(self, name: str, value: str, expected: str) -> None:
+        super().__init__(f"JUNBAN_{name}={value!r} is not valid: expected {expected}")
+        self.name = f"JUNBAN_{name}"
+
+
+class _Reader:
+    """Reads ``JUNBAN_<name>`` variables (unset or empty = the default)."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def text(self, name: str) -> str | None:
+        value = self.env.get(f"JUNBAN_{name}")
+        return value if value not in (None, "") else None
+
+    def parsed(self, name: str, parse: Callable[[str], T], expected: str) -> T | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except (ValueError, OverflowError) as exc:
+            raise SettingsError(name, value, expected) from exc
+
+    def whole(self, name: str, default: int, *, low: int, high: int | None = None) -> int:
+        top = f" to {high}" if high is not None else " or more"
+        number = self.parsed(name, int, f"a whole number, {low}{top}")
+        if number is None:
+            return default
+        if number < low or (high is not None and number > high):
+            raise SettingsError(name, self.text(name) or "", f"a whole number, {low}{top}")
+        return number
+
+    def seconds(self, name: str, default: float) -> float:
+        expected = 'seconds above 0, e.g. "2" or "0.5"'
+        value = self.parsed(name, float, expected)
+        if value is None:
+            return default
+        if not 0 < value < 1e9:
+            raise SettingsError(name, self.text(name) or "", expected)
+        return value
+
+
+def _hours(text: str) -> tuple[str, str]:
     """``"06:00-24:00"`` (a hyphen, en dash or tilde between) -> ("06:00", "24:00")."""
-    if text is None:
-        return None
     from hub.queue.calendar import minute_of_day
 
     for dash in ("–", "〜", "~"):
@@ -125,8 +172,10 @@ def _hours(text: str | None) -> tuple[str, str] | None:
     return hours
 
 
-def _rate(text: str | None) -> tuple[int, float] | None:
-    if text is None:
-        return None
+def _rate(text: str) -> tuple[int, float]:
+    """``"10/60"`` -> (10, 60.0); a count of 0 or more per a window of more than 0 s."""
     count, _, window = text.partition("/")
-    return (int(count), float(window or 60))
+    rate = (int(count), float(window or 60))
+    if rate[0] < 0 or not 0 < rate[1] < 1e9:
+        raise ValueError(text)
+    return rate
