@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, ClassVar, cast
@@ -29,8 +29,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
 
-from hub import keys
-from hub.errors import JunbanError, Unprocessable
+from hub import keys, metrics
+from hub.audit import AuditEntry, AuditLog
+from hub.auth import Tokens
+from hub.errors import Close, Conflict, JunbanError, NotFound, Unauthorized, Unprocessable
+from hub.queue.facilities import FacilityStore
+from hub.ratelimit import RateLimiter
 
 PASSWORD_MIN = 8
 """Shortest password accepted (NIST SP 800-63B: at least 8)."""
@@ -40,7 +44,7 @@ PASSWORD_MAX = 200
 class AccountLocked(JunbanError):
     """423: too many failed logins for this user name; retry after ``retry_after`` seconds."""
 
-    status, close_code, default_code = 423, 4429, "account_locked"
+    status, close_code, default_code = 423, Close.RATE_LIMITED, "account_locked"
 
     def __init__(self, retry_after: float) -> None:
         minutes = max(1, round(retry_after / 60))
@@ -190,3 +194,140 @@ class TokenVersions:
             self._cache.clear()
         self._cache[user] = (now + self.CACHE_S, version)
         return version
+
+
+LOGIN_LIMIT_PER_IP = (10, 60.0)
+"""Login attempts one client address may make per minute (any user name)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Where a request without an account behind it comes from (for the audit log)."""
+
+    ip: str
+    user_agent: str = ""
+
+
+RevokedHook = Callable[[dict[str, int]], object]
+"""Told ``{user: new token version}`` when tokens were revoked (closes this process's
+sockets at once; the other processes see it within ``TokenVersions.CACHE_S``)."""
+
+
+class AccountService:
+    """The account use cases (Art. 33): log in under the lockout, change one's password,
+    revoke every token of an account, and create users."""
+
+    def __init__(
+        self,
+        users: UserStore,
+        guard: LoginGuard,
+        versions: TokenVersions,
+        tokens: Tokens,
+        limiter: RateLimiter,
+        audit: AuditLog,
+        facilities: FacilityStore,
+        token_ttl_s: int,
+    ) -> None:
+        self.users = users
+        self.guard = guard
+        self.versions = versions
+        self.tokens = tokens
+        self.limiter = limiter
+        self.audit = audit
+        self.facilities = facilities
+        self.token_ttl_s = token_ttl_s
+        self.on_revoked: RevokedHook | None = None
+
+    async def login(self, name: str, password: str, caller: Caller) -> dict[str, Any]:
+        """A login token; 401 for a wrong name or password (the same either way), 423 once a
+        name has failed the lockout's count (a success resets it). Every outcome is
+        audited."""
+        await self.limiter.hit([("login", caller.ip, LOGIN_LIMIT_PER_IP)])
+        try:
+            attempt = await self.guard.reserve(name)
+        except AccountLocked:
+            metrics.LOGIN_FAILURES.labels("locked").inc()
+            await self.audit.append(_login_event(caller, name, "", 423, "account_locked"))
+            raise
+        user = await self.users.authenticate(name, password)
+        if user is None:
+            metrics.LOGIN_FAILURES.labels("invalid").inc()
+            locked = self.guard.locks_at(attempt)
+            outcome = "account_locked" if locked else "invalid_credentials"
+            event = _login_event(caller, name, "", 423 if locked else 401, outcome)
+            await self.audit.append(event)
+            if locked:
+                raise AccountLocked(retry_after=self.guard.lock_s)
+            raise Unauthorized("wrong user or password", code="invalid_credentials")
+        await self.guard.succeeded(user.name)
+        answer = await self._issue(user)
+        facility = user.facility if user.role == "staff" and user.facility else ""
+        await self.audit.append(_login_event(caller, user.name, user.role, 200, "ok", facility))
+        return answer
+
+    async def change_password(self, name: str, old: str, new: str) -> dict[str, Any]:
+        """Change ``name``'s password (the current one is checked under the lockout): every
+        older token of the account stops working and the answer carries a fresh one."""
+        attempt = await self.guard.reserve(name)
+        if await self.users.authenticate(name, old) is None:
+            if self.guard.locks_at(attempt):
+                raise AccountLocked(retry_after=self.guard.lock_s)
+            raise Unauthorized("the current password is wrong", code="invalid_credentials")
+        await self.guard.succeeded(name)
+        check_password_policy(new, name)
+        if new == old:
+            raise Unprocessable("the new password is the old one", code="weak_password")
+        user = await self.users.set_password(name, new)
+        if user is None:
+            raise NotFound("no such user", code="unknown_user")
+        await self.revoke(name)
+        return {"user": name, "changed": True, **await self._issue(user)}
+
+    async def revoke(self, name: str) -> int:
+        """Every token of ``name`` issued so far stops working; the new token version."""
+        version = await self.versions.bump(name)
+        if self.on_revoked is not None:
+            self.on_revoked({name: version})
+        return version
+
+    async def revoke_user(self, name: str) -> int:
+        """The operator revokes a user's tokens; 404 ``unknown_user``."""
+        if not 1 <= len(name) <= 100 or await self.users.get(name) is None:
+            raise NotFound("no such user", code="unknown_user")
+        return await self.revoke(name)
+
+    async def create_user(self, name: str, password: str, role: str, facility: str | None) -> User:
+        """A new staff or operator user (a staff user belongs to an existing facility);
+        409 ``user_exists`` when the name is taken."""
+        check_password_policy(password, name)
+        if role == "staff" and (facility is None or await self.facilities.get(facility) is None):
+            raise Unprocessable("a staff user needs an existing facility", code="invalid_body")
+        user = await self.users.add(name, password, role, facility)
+        if user is None:
+            raise Conflict("that user name is taken", code="user_exists")
+        return user
+
+    async def _issue(self, user: User) -> dict[str, Any]:
+        version = (await self.versions.many([user.name]))[user.name]
+        ttl = self.token_ttl_s
+        token = self.tokens.issue(
+            user.role, subject=user.name, facility=user.facility, ttl_s=ttl, version=version
+        )
+        return {"token": token, "role": user.role, "facility": user.facility, "expires_in": ttl}
+
+
+def _login_event(
+    caller: Caller, who: str, role: str, status: int, outcome: str, facility: str = ""
+) -> AuditEntry:
+    """An account event for the audit log (a login has no principal to wrap)."""
+    return AuditEntry(
+        who=who,
+        role=role,
+        action="POST /v1/auth/login",
+        status=status,
+        outcome=outcome,
+        facility=facility,
+        ip=caller.ip,
+        user_agent=caller.user_agent,
+        at=time.time(),
+    )

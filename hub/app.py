@@ -19,16 +19,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from hub.accounts import LoginGuard, TokenVersions, UserStore
+from hub.accounts import AccountService, LoginGuard, TokenVersions, UserStore
 from hub.audit import AuditLog
 from hub.auth import Tokens, load_secret
 from hub.channels import wsprotocol
 from hub.channels.bridge import Bridge
 from hub.channels.connection import LiveRuntime
-from hub.channels.hub import ChannelHub
+from hub.channels.registry import ChannelRegistry
+from hub.contracts.service import ContractService
 from hub.contracts.store import ContractStore
 from hub.contracts.sync import FacilitySync
 from hub.errors import JunbanError
+from hub.facilities import FacilityService
+from hub.pairing import PairingCodes, PairingService
+from hub.queue.actions import QueueActions
 from hub.queue.facilities import FacilityStore
 from hub.queue.service import QueueService
 from hub.queue.store import QueueStore
@@ -53,34 +57,50 @@ API_ROUTES: list[ApiRoute] = [
 
 
 @dataclass
-class Hub:
-    """Everything a request handler may use, built once per process."""
+class Services:
+    """Everything the edge may use, built once per process (``build_services``): the use
+    cases that handlers call, what the router needs to authenticate and audit, and the
+    stores the keepers and the live channels read."""
 
     settings: Settings
     redis: aioredis.Redis
-    store: QueueStore
-    facilities: FacilityStore
-    service: QueueService
-    users: UserStore
     tokens: Tokens
-    limiter: RateLimiter
     versions: TokenVersions
-    login_guard: LoginGuard
     audit: AuditLog
-    contracts: ContractStore
+    # the use cases (hub/web handlers call these)
+    queues: QueueActions
+    contracts: ContractService
+    facilities: FacilityService
+    accounts: AccountService
+    pairing: PairingService
+    # the stores and engines behind them
+    queue_store: QueueStore
+    facility_store: FacilityStore
+    queue_service: QueueService
+    contract_store: ContractStore
     sync: FacilitySync
+    users: UserStore
     live: LiveRuntime | None = None
     bridge: Bridge | None = None
     _day_keeper: asyncio.Task[None] | None = None
     _revoker: asyncio.Task[None] | None = None
     _contract_keeper: asyncio.Task[None] | None = None
 
+    async def redis_problem(self, timeout: float) -> str | None:
+        """None when Redis answers a PING within ``timeout`` seconds, else what went wrong."""
+        try:
+            await asyncio.wait_for(self.redis.ping(), timeout=timeout)
+        except (RedisError, OSError, TimeoutError) as exc:
+            return str(exc) or "timeout"
+        return None
+
     async def start_live(self) -> None:
         """Start this process's channel registry and its Redis pub/sub bridge."""
-        channels = ChannelHub()
-        self.bridge = bridge = Bridge(self.redis, channels, self.facilities, self.store)
+        channels = ChannelRegistry()
+        self.bridge = bridge = Bridge(self.redis, channels, self.facility_store, self.queue_store)
         await bridge.start()
-        self.live = LiveRuntime(channels, self.tokens, self.settings, versions=self.versions)
+        self.live = live = LiveRuntime(channels, self.tokens, self.settings, versions=self.versions)
+        self.accounts.on_revoked = live.close_revoked
         wsprotocol.install(self.live)
         self._day_keeper = asyncio.create_task(self._keep_days(channels), name="day keeper")
         self._revoker = asyncio.create_task(self._close_revoked(self.live), name="revoker")
@@ -113,7 +133,7 @@ class Hub:
             except Exception:  # keep the revoker alive whatever one round does
                 log.exception("could not check token revocations")
 
-    async def _keep_days(self, channels: ChannelHub) -> None:
+    async def _keep_days(self, channels: ChannelRegistry) -> None:
         """Roll the queues this process's clients watch into a new day, so a monitor left
         on overnight shows today's (empty) queue in the morning, not yesterday's calls."""
         while True:
@@ -121,7 +141,7 @@ class Hub:
             now = time.time()
             for info, pub in list(channels.latest.items()):
                 try:
-                    await self.service.roll_day_if_stale(info, pub.data(), now)
+                    await self.queue_service.roll_day_if_stale(info, pub.data(), now)
                 except (JunbanError, RedisError) as exc:
                     log.warning("could not start the day on %s: %s", info, exc)
                 except Exception:  # keep the keeper alive whatever one queue does
@@ -150,7 +170,7 @@ def connect_redis(url: str, pool_size: int = 64) -> aioredis.Redis:
     return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
-def build_hub(settings: Settings) -> Hub:
+def build_services(settings: Settings) -> Services:
     if settings.redis_url is None:
         raise RuntimeError("create_app needs JUNBAN_REDIS_URL (junban serve sets it)")
     client = connect_redis(settings.redis_url, settings.redis_pool)
@@ -159,23 +179,37 @@ def build_hub(settings: Settings) -> Hub:
         stream_maxlen=settings.stream_maxlen,
         idempotency_ttl_s=settings.idempotency_ttl_s,
     )
-    facility_store = FacilityStore(client)
-    service = QueueService(store, facility_store)
+    facilities = FacilityStore(client)
+    service = QueueService(store, facilities)
     contract_store = ContractStore(client)
-    return Hub(
+    sync = FacilitySync(contract_store, facilities, service)
+    users = UserStore(client)
+    tokens = Tokens(load_secret(settings.secret, settings.data_dir))
+    limiter = RateLimiter(client)
+    versions = TokenVersions(client)
+    login_guard = LoginGuard(client, *_lockout(settings.login_lockout))
+    audit = AuditLog(client, settings.audit_maxlen)
+    accounts = AccountService(
+        users, login_guard, versions, tokens, limiter, audit, facilities, settings.token_ttl_s
+    )
+    contract_service = ContractService(contract_store, facilities, service, sync, limiter)
+    return Services(
         settings=settings,
         redis=client,
-        store=store,
-        facilities=facility_store,
-        service=service,
-        users=UserStore(client),
-        tokens=Tokens(load_secret(settings.secret, settings.data_dir)),
-        limiter=RateLimiter(client),
-        versions=TokenVersions(client),
-        login_guard=LoginGuard(client, *_lockout(settings.login_lockout)),
-        audit=AuditLog(client, settings.audit_maxlen),
-        contracts=contract_store,
-        sync=FacilitySync(contract_store, facility_store, service),
+        tokens=tokens,
+        versions=versions,
+        audit=audit,
+        queues=QueueActions(service, store, facilities, limiter, tokens, settings),
+        contracts=contract_service,
+        facilities=FacilityService(facilities, store, service, contract_service),
+        accounts=accounts,
+        pairing=PairingService(PairingCodes(client), facilities, limiter, tokens),
+        queue_store=store,
+        facility_store=facilities,
+        queue_service=service,
+        contract_store=contract_store,
+        sync=sync,
+        users=users,
     )
 
 
@@ -216,11 +250,11 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings) -> Starlette:
     """The Starlette app over the Redis at ``settings.redis_url``."""
-    hub = build_hub(settings)
+    services = build_services(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await hub.start_live()
+        await services.start_live()
         # Everything loaded so far (modules, routes, settings) lives as long as the process:
         # keep it out of the cyclic GC, whose full collections otherwise scan it each time and
         # pause every request in flight (measured in loadtest/README.md, "GC pauses").
@@ -229,8 +263,8 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
-            await hub.stop_live()
-            await hub.redis.aclose()
+            await services.stop_live()
+            await services.redis.aclose()
 
     routes: list[BaseRoute] = [Route(r.path, serve(r), methods=[r.method]) for r in API_ROUTES]
     routes += [
@@ -251,7 +285,7 @@ def create_app(settings: Settings) -> Starlette:
         },
         middleware=[Middleware(PublicCORS)],
     )
-    app.state.hub = hub
+    app.state.services = services
     app.state.openapi = build_openapi(API_ROUTES, ops.OPS_PATHS)
     return app
 

@@ -23,8 +23,9 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from hub import keys
+from hub import keys, metrics
 
 log = logging.getLogger("junban.audit")
 
@@ -79,6 +80,10 @@ class AuditEntry:
         }
 
 
+PAGE_MAX = 1000
+"""The most entries one read returns."""
+
+
 class AuditLog:
     """Appends entries to the facility's stream and/or the operator stream; reads them back.
 
@@ -109,17 +114,45 @@ class AuditLog:
                 pipe.xadd(stream, fields, **trim)
             await pipe.execute()
 
+    async def append_quietly(self, entry: AuditEntry, retries: int = 0) -> None:
+        """Append ``entry``, retrying ``retries`` times; a failure is logged and counted,
+        never raised (it must not turn the action's answer into an error)."""
+        for attempt in range(retries + 1):
+            try:
+                await self.append(entry)
+                return
+            except RedisError as exc:
+                if attempt == retries:
+                    metrics.AUDIT_FAILURES.inc()
+                    log.error("audit entry lost (%s): %s", exc, entry)
+
     async def read(
-        self, stream: str, *, since_ms: int | None, after: str | None, limit: int
+        self, facility: str | None, *, since_ms: int | None, after: str | None, limit: int
     ) -> list[dict[str, str]]:
-        """Up to ``limit`` entries, oldest first, from ``since_ms`` (inclusive) or after the
-        stream id ``after`` (exclusive, for paging)."""
+        """Up to ``limit`` entries of ``facility``'s log (None: the operator's), oldest first,
+        from ``since_ms`` (inclusive) or after the stream id ``after`` (exclusive, paging)."""
+        stream = keys.OPERATOR_AUDIT if facility is None else keys.audit(facility)
         start = f"({after}" if after else (str(since_ms) if since_ms is not None else "-")
         rows = cast(
             list[tuple[bytes, dict[bytes, bytes]]],
             await self.redis.xrange(stream, min=start, max="+", count=limit),
         )
         return [_entry(entry_id, data) for entry_id, data in rows]
+
+    async def read_all(
+        self, facility: str | None, *, since_ms: int | None, after: str | None, limit: int
+    ) -> list[dict[str, str]]:
+        """Like ``read``, for up to ``limit`` entries fetched ``PAGE_MAX`` at a time."""
+        entries: list[dict[str, str]] = []
+        while len(entries) < limit:
+            page = await self.read(
+                facility, since_ms=since_ms, after=after, limit=min(PAGE_MAX, limit - len(entries))
+            )
+            entries += page
+            if len(page) < PAGE_MAX:
+                break
+            after = page[-1]["id"]
+        return entries
 
 
 def _entry(entry_id: bytes, data: dict[bytes, bytes]) -> dict[str, str]:

@@ -11,6 +11,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import jwt
 
@@ -18,6 +19,23 @@ from hub.errors import Forbidden, Unauthorized
 
 ROLES = ("operator", "staff", "monitor", "patient", "partner")
 ALGORITHM = "HS256"
+PATIENT_TOKEN_TTL_S = 36 * 3600
+"""A patient's ticket token outlives the business day it was issued on."""
+
+Access = Literal[
+    "public", "optional", "ticket-or-staff", "staff", "staff-any", "account", "operator"
+]
+"""Who may call a route; the router enforces it before the handler runs (``check_access``):
+
+- ``public``: anyone; a token is not looked at (a bad one is ignored);
+- ``optional``: anyone, but a token that is sent must be valid (staff get more);
+- ``ticket-or-staff``: the token of the ticket in the path, or staff of its facility;
+- ``staff``: staff of the facility in the path (or the operator);
+- ``staff-any``: staff of any facility or the operator (the handler narrows by what is asked);
+- ``account``: a login token of a staff or operator account (it can be revoked);
+- ``operator``: the operator only.
+"""
+ACCESS: tuple[Access, ...] = get_args(Access)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +94,18 @@ class Tokens:
                 claims[name] = value
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
+    def patient(self, info: str, ticket_id: str) -> str:
+        """The token that lets one patient follow and cancel one ticket (36 h: past the day)."""
+        facility = info.split("-", 1)[0]
+        return self.issue(
+            "patient",
+            subject=ticket_id,
+            facility=facility,
+            info=info,
+            ticket=ticket_id,
+            ttl_s=PATIENT_TOKEN_TTL_S,
+        )
+
     def verify(self, token: str) -> Principal:
         """The token's principal; Unauthorized (401 / close 4401) when forged or expired."""
         try:
@@ -114,6 +144,39 @@ def require_staff(principal: Principal | None, facility: str) -> Principal:
         raise Unauthorized("a staff token is required", code="unauthorized")
     if not principal.is_staff_of(facility):
         raise Forbidden("this token may not act on that facility", code="forbidden")
+    return principal
+
+
+def require_ticket_or_staff(
+    principal: Principal | None, info: str, facility: str, ticket_id: str
+) -> Principal:
+    """The principal if it holds that ticket or is staff of its facility; else 401/403."""
+    if principal is None:
+        raise Unauthorized("this ticket's token (or a staff token) is required")
+    if not (principal.holds_ticket(info, ticket_id) or principal.is_staff_of(facility)):
+        raise Forbidden("this token is not for that ticket", code="forbidden")
+    return principal
+
+
+def require_staff_any(principal: Principal | None) -> Principal:
+    """The principal if it is staff of some facility or the operator; else 401/403."""
+    if principal is None:
+        raise Unauthorized("a staff or operator token is required", code="unauthorized")
+    if principal.role not in ("staff", "operator"):
+        raise Forbidden("only staff or the operator may do this", code="forbidden")
+    return principal
+
+
+def require_account(principal: Principal | None) -> Principal:
+    """The principal if it is a login token of a staff or operator account (it has ``tv``)."""
+    if principal is None:
+        raise Unauthorized("a login token is required", code="unauthorized")
+    if principal.token_version is None or principal.role not in ("staff", "operator"):
+        raise Forbidden(
+            "this token belongs to no user account (issued by the CLI or to a device); "
+            "log in with a user and password",
+            code="no_account",
+        )
     return principal
 
 

@@ -33,6 +33,11 @@ def contract(contract_id: str) -> str:
     return f"jb:{{contracts}}:c:{contract_id}"
 
 
+def contract_lock(contract_id: str) -> str:
+    """string: the holder token of one contract's lock (redis-py ``Lock``, hub.contracts.store)."""
+    return f"jb:{{contracts}}:c:{contract_id}:lock"
+
+
 def login_failures(user: str) -> str:
     """string counter: failed logins of one user name (existing or not), TTL = lockout time."""
     digest = hashlib.sha256(user.encode()).hexdigest()[:32]
@@ -77,6 +82,11 @@ def public_channel(info: str) -> str:
 def facility(number: str) -> str:
     """string: msgpack of the facility record."""
     return f"jb:{{{number}}}:fac"
+
+
+def pairing(facility_number: str, code: str) -> str:
+    """string "1": a not-yet-claimed monitor pairing code of that facility (TTL 10 min)."""
+    return f"jb:{{{facility_number}}}:pairing:{code}"
 
 
 def rate(scope: str, subject: str, facility_number: str | None = None) -> str:

@@ -24,6 +24,7 @@ class RateLimiter:
 
     def __init__(self, redis: Redis) -> None:
         script = resources.files("hub").joinpath("lua/gcra.lua").read_text()
+        self.redis = redis
         self._step = redis.register_script(script)
 
     async def hit(self, limits: list[Limit], facility: str | None = None) -> None:
@@ -41,3 +42,8 @@ class RateLimiter:
             raise RateLimited(
                 "too many requests; please try again shortly", retry_after=int(retry_ms) / 1000
             )
+
+    async def reset(self, scope: str, subject: str, facility: str | None = None) -> None:
+        """Forget one subject's state: its next request starts from a clean slate (a new
+        limit is not held back by the state built under the old one)."""
+        await self.redis.delete(keys.rate(scope, subject, facility))

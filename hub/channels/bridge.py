@@ -1,4 +1,4 @@
-"""Redis pub/sub ⇄ the local ChannelHub: one pub/sub connection per process.
+"""Redis pub/sub ⇄ the local ChannelRegistry: one pub/sub connection per process.
 
 Guarantees:
 - the process subscribes only to the queues that have local watchers (batched
@@ -25,8 +25,8 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from hub import keys
-from hub.channels.hub import ChannelHub
 from hub.channels.protocol import Publication
+from hub.channels.registry import ChannelRegistry
 from hub.queue.facilities import FacilityStore
 from hub.queue.store import QueueStore, rebuild
 
@@ -51,16 +51,16 @@ def view_publication(info: str, view: bytes) -> Publication:
 
 
 class Bridge:
-    """Feeds a ChannelHub from Redis (see module docstring)."""
+    """Feeds a ChannelRegistry from Redis (see module docstring)."""
 
     def __init__(
-        self, redis: Redis, hub: ChannelHub, facilities: FacilityStore, store: QueueStore
+        self, redis: Redis, registry: ChannelRegistry, facilities: FacilityStore, store: QueueStore
     ) -> None:
         self.redis = redis
         self.store = store
-        self.hub = hub
+        self.registry = registry
         self.facilities = facilities
-        hub.bridge = self
+        registry.bridge = self
         self.wanted: set[str] = set()
         self.subscribed: set[str] = set()
         """SUBSCRIBE sent."""
@@ -78,7 +78,7 @@ class Bridge:
         self._tasks: list[asyncio.Task[None]] = []
         self._was_up = False
 
-    # ---- requests from the hub (sync, coalesced) ----------------------------------------
+    # ---- requests from the registry (sync, coalesced) ----------------------------------------
 
     def watch(self, info: str) -> None:
         self.wanted.add(info)
@@ -129,8 +129,8 @@ class Bridge:
             self.subscribed.clear()
             self.confirmed.clear()
             # what Redis holds after it comes back is the truth, even if it went back
-            self.hub.latest.clear()
-            self.hub.private_version.clear()
+            self.registry.latest.clear()
+            self.registry.private_version.clear()
             log.warning("pub/sub link lost (%s); reconnecting", problem)
             await self._close_pubsub()
             await asyncio.sleep(backoff)
@@ -158,8 +158,8 @@ class Bridge:
         await pubsub.ping()  # opens the connection; its pong is read by _listen
         self._pubsub = pubsub
         self._need_view |= self.wanted
-        self._need_snapshot |= set(self.hub.private)
-        self._need_facility |= self.hub.unresolved_facilities()
+        self._need_snapshot |= set(self.registry.private)
+        self._need_facility |= self.registry.unresolved_facilities()
         self.reconnects += 1
         self._wake.set()
 
@@ -196,7 +196,7 @@ class Bridge:
         except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
             log.exception("ignored a malformed publication on %r", message.get("channel"))
             return
-        self.hub.offer_view(info, pub)
+        self.registry.offer_view(info, pub)
 
     def _on_confirmation(self, kind: str, channel: bytes) -> None:
         info = _info_of_channel(channel)
@@ -244,7 +244,7 @@ class Bridge:
                 log.exception("facility %s could not be read", facility)
                 record = None
             self._need_facility.discard(facility)
-            self.hub.facility_resolved(facility, tuple(record.infos()) if record else ())
+            self.registry.facility_resolved(facility, tuple(record.infos()) if record else ())
         if facilities:
             await self._sync_subscriptions()
 
@@ -256,10 +256,7 @@ class Bridge:
         if not views and not snapshots:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
-            for info in views:
-                pipe.hget(keys.queue(info), "view")
-            for info in snapshots:
-                await self.store.load_script(keys=[keys.queue(info), keys.log(info)], client=pipe)
+            await self.store.queue_reads(pipe, views, snapshots)
             results = await pipe.execute()
         self._need_view -= set(views)
         self._need_snapshot -= set(snapshots)
@@ -269,16 +266,16 @@ class Bridge:
             self._offer(info, snap, snapshot=True)
 
     def _offer(self, info: str, data: Any, *, snapshot: bool) -> None:
-        """Hand one fetched view or snapshot to the hub; a bad one is logged and skipped."""
+        """Hand one fetched view or snapshot to the registry; a bad one is logged and skipped."""
         if info not in self.wanted:
             return
         try:
             if snapshot:
                 loaded = rebuild(data)
-                self.hub.offer_snapshot(info, loaded.state if loaded else None)
+                self.registry.offer_snapshot(info, loaded.state if loaded else None)
             else:
                 self.fresh.add(info)
-                self.hub.offer_view(info, view_publication(info, data) if data else None)
+                self.registry.offer_view(info, view_publication(info, data) if data else None)
         except Exception:
             log.exception("could not hand %s of %s to subscribers", "state", info)
 

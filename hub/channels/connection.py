@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from hub import metrics
 from hub.auth import Principal, Tokens
 from hub.channels import protocol
-from hub.channels.hub import ChannelHub
 from hub.channels.names import Channel, authorize, parse_channel
 from hub.channels.protocol import Auth, Ping, Publication, Sub, Unsub
+from hub.channels.registry import ChannelRegistry
 from hub.errors import JunbanError
 from hub.settings import Settings
 
@@ -46,7 +46,7 @@ class Sink(Protocol):
 class LiveRuntime:
     """What connections of this process share."""
 
-    channels: ChannelHub
+    channels: ChannelRegistry
     tokens: Tokens
     settings: Settings
     per_ip: dict[str, int] = field(default_factory=dict)
@@ -129,7 +129,7 @@ class Connection:
 
     def close(self, code: int, reason: str) -> None:
         if not self.closed:
-            metrics.WS_CLOSES.labels(str(code)).inc()
+            metrics.WS_CLOSES.labels(str(int(code))).inc()
             try:
                 self.sink.close_with(code, reason)
             finally:
@@ -278,7 +278,11 @@ class Connection:
         if channel.name in self.subs:
             self._unsubscribe(channel.name, quiet=True)
         elif len(self.subs) >= self.rt.settings.ws_max_subscriptions:
-            self._error("too_many_subscriptions", "unsubscribe from something first", frame.ch)
+            self._error(
+                code="too_many_subscriptions",
+                message="unsubscribe from something first",
+                ch=frame.ch,
+            )
             return
         if frame.v is not None and frame.epoch is not None and channel.info is not None:
             self.known[(channel.name, channel.info)] = (frame.epoch, frame.v)

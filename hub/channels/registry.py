@@ -34,7 +34,7 @@ class Subscriber(Protocol):
         """The channel cannot be served (unknown queue, facility or ticket): say so, drop it."""
 
 
-class ChannelHub:
+class ChannelRegistry:
     """One per process; fed by the ``Bridge`` (Redis pub/sub), read by connections."""
 
     def __init__(self) -> None:
@@ -153,7 +153,7 @@ class ChannelHub:
         if pub is None:
             for (sub, _), channel in waiting.items():
                 if self.is_subscribed(sub, channel):
-                    sub.channel_gone(channel, "unknown_queue", "no such queue")
+                    sub.channel_gone(channel, code="unknown_queue", message="no such queue")
             return
         current = self.latest.get(info)
         if current is not None and not newer(pub.version, current.version):
@@ -174,7 +174,7 @@ class ChannelHub:
         waiting = self._take_waiting(info, private=True)
         if state is None:
             for (sub, _), channel in waiting.items():
-                sub.channel_gone(channel, "unknown_queue", "no such queue")
+                sub.channel_gone(channel, code="unknown_queue", message="no such queue")
             return
         version = (state.epoch, state.version)
         if self.private_version.get(info) != version and info in self.private:
@@ -195,7 +195,9 @@ class ChannelHub:
                 self._deliver_all(subs, pub)
             else:
                 for sub, ch in list(subs.items()):
-                    sub.channel_gone(ch, "unknown_ticket", "no such ticket in today's queue")
+                    sub.channel_gone(
+                        ch, code="unknown_ticket", message="no such ticket in today's queue"
+                    )
 
     def facility_resolved(self, facility: str, infos: tuple[str, ...]) -> None:
         """The counters of a facility someone watches became known (empty: no such one)."""
@@ -204,7 +206,7 @@ class ChannelHub:
             return
         if not infos:
             for sub, channel in list(subs.items()):
-                sub.channel_gone(channel, "unknown_facility", "no such facility")
+                sub.channel_gone(channel, code="unknown_facility", message="no such facility")
             return
         self.facility_infos[facility] = infos
         for info in infos:

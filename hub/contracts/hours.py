@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from hub.queue.calendar import minute_of_day
+
 TOKYO = "Asia/Tokyo"
 
 SERVER_HOURS: tuple[int, int] = (6 * 60, 24 * 60)
@@ -169,3 +171,21 @@ def describe(
         info["support"]["next_open"] = next_support_open(local, tz, extra_closed).isoformat()
         info["support"]["closed_today"] = support_closed_reason(local.date(), extra_closed)
     return info
+
+
+def service_hours(now: datetime, server_hours: tuple[str, str]) -> dict[str, Any]:
+    """What ``GET /v1/service/hours`` answers: the support desk (Table 3) and the server
+    hours this hub keeps (``server_hours``: ``JUNBAN_SERVICE_HOURS``, "HH:MM" each), each
+    with whether it is open at ``now``."""
+    described = describe(now)
+    opens, closes = server_hours
+    server = {**described["server"], "opens": opens, "closes": closes}
+    server["open"] = server_open(now, hours=(minute_of_day(opens), minute_of_day(closes)))
+    return {
+        "now": described["now"],
+        "tz": described["tz"],
+        "support_open": described["support"]["open"],
+        "next_support_open": described["support"]["next_open"],
+        "support_hours": described["support"],
+        "server_hours": server,
+    }

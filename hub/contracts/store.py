@@ -2,7 +2,8 @@
 
 A ``ContractRecord`` is the pure ``Contract`` plus what the operator recorded about it
 (notices, incidents). Every change goes through ``ContractStore.update``: optimistic WATCH on
-the record, retried on conflict (as ``hub.queue.facilities``), and in the same MULTI the
+the record, retried on conflict (redis-py's ``Redis.transaction``, as
+``hub.queue.facilities``), and in the same MULTI the
 facility index and the *due list* (``jb:{contracts}:due``): the contract is marked due
 *now*, so that its facility (suspended? which options? which notices?) is brought in line
 right after, by the request, or else by the keeper of any process (outbox pattern: a crash
@@ -10,24 +11,26 @@ between the two writes delays the facility by one keeper round, never loses the 
 Later dates that change the facility (a cancellation's effective date, a discontinued
 option's last day) are scored in the due list too; ``hub.contracts.sync`` does the syncing.
 
-A per-contract lock (``lock``/``unlock``, ``SET NX PX``) serialises a command *and* the sync
-that follows it, and the keeper's syncs, so an older sync never overwrites a newer one.
+A per-contract lock (``lock``/``unlock``: redis-py's ``Lock``, ``SET NX PX`` with a holder
+token, released only by its holder) serialises a command *and* the sync that follows it, and
+the keeper's syncs, so an older sync never overwrites a newer one.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
-import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import cast
 
 import msgspec
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
+from redis.asyncio.client import Pipeline
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
 
 from hub import keys
 from hub.contracts.model import Contract, Discontinuation, Incident, Interruption
@@ -131,60 +134,50 @@ class ContractStore:
         at ``due_at``. With ``expected_version``, 409 ``version_conflict`` when the record
         moved on since the caller read it."""
         key = keys.contract(contract_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(key)
-                    data = cast(bytes | None, await pipe.get(key))
-                    if data is None or not CONTRACT_ID_RE.match(contract_id):
-                        raise NotFound("no such contract", code="unknown_contract")
-                    current = _decoder.decode(data)
-                    if expected_version is not None and current.version != expected_version:
-                        raise Conflict(
-                            "the contract changed meanwhile; reload it and retry",
-                            code="version_conflict",
-                            version=current.version,
-                        )
-                    record = replace(change(current), version=current.version + 1)
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, _encode(record))
-                    if record.contract.facility is not None:
-                        pipe.hset(keys.CONTRACTS_BY_FACILITY, record.contract.facility, contract_id)
-                    pipe.zadd(keys.CONTRACTS_DUE, {contract_id: due_at})
-                    await pipe.execute()
-                    return record
-                except WatchError:
-                    continue
+
+        async def write(pipe: Pipeline) -> ContractRecord:
+            data = cast(bytes | None, await pipe.get(key))
+            if data is None or not CONTRACT_ID_RE.match(contract_id):
+                raise NotFound("no such contract", code="unknown_contract")
+            current = _decoder.decode(data)
+            if expected_version is not None and current.version != expected_version:
+                raise Conflict(
+                    "the contract changed meanwhile; reload it and retry",
+                    code="version_conflict",
+                    version=current.version,
+                )
+            record = replace(change(current), version=current.version + 1)
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.set(key, _encode(record))
+            if record.contract.facility is not None:
+                pipe.hset(keys.CONTRACTS_BY_FACILITY, record.contract.facility, contract_id)
+            pipe.zadd(keys.CONTRACTS_DUE, {contract_id: due_at})
+            return record
+
+        updated: ContractRecord = await self.redis.transaction(write, key, value_from_callable=True)
+        return updated
 
     async def lock(
         self, contract_id: str, wait_s: float = 0.0, ttl_ms: int = LOCK_TTL_MS
-    ) -> str | None:
-        """Take the contract's lock, waiting up to ``wait_s`` for another holder; the holder
-        token to ``unlock`` with, or None when it stayed taken. It expires after ``ttl_ms``
-        (a crashed holder never blocks the contract for longer)."""
-        key = keys.contract(contract_id) + ":lock"
-        holder = secrets.token_hex(8)
-        deadline = time.monotonic() + wait_s
-        while True:
-            if await self.redis.set(key, holder, nx=True, px=ttl_ms):
-                return holder
-            if time.monotonic() >= deadline:
-                return None
-            await asyncio.sleep(0.02)
+    ) -> Lock | None:
+        """Take the contract's lock, waiting up to ``wait_s`` for another holder; the lock
+        to ``unlock``, or None when it stayed taken. It expires after ``ttl_ms`` (a crashed
+        holder never blocks the contract for longer)."""
+        lock = self.redis.lock(
+            keys.contract_lock(contract_id),
+            timeout=ttl_ms / 1000,
+            sleep=0.02,
+            blocking=wait_s > 0,
+            blocking_timeout=wait_s if wait_s > 0 else None,
+            thread_local=False,  # one Lock object per holder, shared by no other task
+        )
+        return lock if await lock.acquire() else None
 
-    async def unlock(self, contract_id: str, holder: str) -> None:
-        """Release the lock if ``holder`` still holds it (never another holder's)."""
-        key = keys.contract(contract_id) + ":lock"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            try:
-                await pipe.watch(key)
-                if await pipe.get(key) != holder.encode():
-                    return
-                pipe.multi()  # type: ignore[no-untyped-call]
-                pipe.delete(key)
-                await pipe.execute()
-            except WatchError:
-                return  # it expired and was taken meanwhile: not ours any more
+    async def unlock(self, lock: Lock) -> None:
+        """Release ``lock`` if it still holds it (never another holder's): one that expired,
+        and was perhaps taken by another holder meanwhile, is left as it is."""
+        with suppress(LockError):  # LockNotOwnedError: it expired (and was perhaps taken)
+            await lock.release()
 
     async def by_facility(self, number: str) -> ContractRecord | None:
         contract_id = cast(bytes | None, await self.redis.hget(keys.CONTRACTS_BY_FACILITY, number))
@@ -211,19 +204,15 @@ class ContractStore:
         """After syncing version ``seen_version``: the next due time, or off the list. A
         newer change made meanwhile keeps its own (earlier) due time."""
         key = keys.contract(contract_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(key)
-                    data = cast(bytes | None, await pipe.get(key))
-                    if data is not None and _decoder.decode(data).version != seen_version:
-                        return  # leaving the block resets the pipeline (UNWATCH)
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    if next_at is None or data is None:
-                        pipe.zrem(keys.CONTRACTS_DUE, contract_id)
-                    else:
-                        pipe.zadd(keys.CONTRACTS_DUE, {contract_id: next_at})
-                    await pipe.execute()
-                    return
-                except WatchError:
-                    continue
+
+        async def write(pipe: Pipeline) -> None:
+            data = cast(bytes | None, await pipe.get(key))
+            if data is not None and _decoder.decode(data).version != seen_version:
+                return  # a newer change keeps its due time (the empty MULTI writes nothing)
+            pipe.multi()  # type: ignore[no-untyped-call]
+            if next_at is None or data is None:
+                pipe.zrem(keys.CONTRACTS_DUE, contract_id)
+            else:
+                pipe.zadd(keys.CONTRACTS_DUE, {contract_id: next_at})
+
+        await self.redis.transaction(write, key)

@@ -150,8 +150,8 @@ class FacilitySync:
     async def _run_locked(self, contract_id: str, now: float) -> int:
         """Sync one due contract under its lock; 0 when a command holds the lock (it syncs
         the contract itself) or the record is gone."""
-        holder = await self.contracts.lock(contract_id)
-        if holder is None:
+        lock = await self.contracts.lock(contract_id)
+        if lock is None:
             return 0
         try:
             record = await self.contracts.get(contract_id)
@@ -161,4 +161,4 @@ class FacilitySync:
             await self.run(record, now)
             return 1
         finally:
-            await self.contracts.unlock(contract_id, holder)
+            await self.contracts.unlock(lock)

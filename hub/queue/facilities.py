@@ -11,7 +11,7 @@ from typing import cast
 
 import msgspec
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
+from redis.asyncio.client import Pipeline
 
 from hub import keys
 from hub.queue.model import Notice
@@ -141,24 +141,35 @@ class FacilityStore:
         return True
 
     async def update(self, number: str, change: Callable[[Facility], Facility]) -> Facility | None:
-        """Apply ``change`` to the stored record atomically (optimistic WATCH, retried), so
-        a message saved while the operator suspends the facility loses neither."""
+        """Apply ``change`` to the stored record atomically (optimistic WATCH, retried by
+        redis-py's ``Redis.transaction``), so a message saved while the operator suspends
+        the facility loses neither. None (nothing written) when there is no such facility."""
         key = keys.facility(number)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(key)
-                    data = cast(bytes | None, await pipe.get(key))
-                    if data is None:
-                        return None
-                    record = change(_decoder.decode(data))
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, msgspec.msgpack.encode(record))
-                    await pipe.execute()
-                    self.forget(number)
-                    return record
-                except WatchError:
-                    continue
+
+        async def write(pipe: Pipeline) -> Facility | None:
+            data = cast(bytes | None, await pipe.get(key))
+            if data is None:
+                return None  # the empty MULTI writes nothing
+            record = change(_decoder.decode(data))
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.set(key, msgspec.msgpack.encode(record))
+            return record
+
+        updated: Facility | None = await self.redis.transaction(
+            write, key, value_from_callable=True
+        )
+        if updated is not None:
+            self.forget(number)
+        return updated
+
+    async def next_free_number(self, tries: int = 100) -> str | None:
+        """A number no facility has, from the hub's own sequence (1001, 1002, …); None when
+        ``tries`` of them in a row were taken or past 8 digits."""
+        for _ in range(tries):
+            number = str(1000 + int(await self.redis.incr(keys.FACILITY_SEQUENCE)))
+            if len(number) <= 8 and await self.get(number) is None:
+                return number
+        return None
 
     async def numbers(self) -> list[str]:
         members = cast(set[bytes], await self.redis.smembers(keys.FACILITIES))

@@ -17,6 +17,7 @@ from typing import Any, Literal, cast
 import msgspec
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from hub import keys
 from hub.errors import Unavailable
@@ -85,7 +86,7 @@ class QueueStore:
         self.idempotency_ttl_s = idempotency_ttl_s
         lua = resources.files("hub.queue").joinpath("lua")
         self._append = redis.register_script(lua.joinpath("append.lua").read_text())
-        self.load_script = redis.register_script(lua.joinpath("load.lua").read_text())
+        self._load = redis.register_script(lua.joinpath("load.lua").read_text())
 
     async def load(self, info: str) -> QueueState | None:
         """The queue's current state, or None when it does not exist."""
@@ -93,7 +94,16 @@ class QueueStore:
         return None if loaded is None else loaded.state
 
     async def load_with_meta(self, info: str) -> Loaded | None:
-        return rebuild(await self.load_script(keys=[keys.queue(info), keys.log(info)]))
+        return rebuild(await self._load(keys=[keys.queue(info), keys.log(info)]))
+
+    async def queue_reads(self, pipe: Pipeline, views: list[str], snapshots: list[str]) -> None:
+        """Queue on ``pipe`` the reads of these queues' public views (raw JSON or None), then
+        of their snapshots with the events after them (for ``rebuild``), in that order: a
+        reconnect storm's fetches in one round trip."""
+        for info in views:
+            pipe.hget(keys.queue(info), "view")
+        for info in snapshots:
+            await self._load(keys=[keys.queue(info), keys.log(info)], client=pipe)
 
     async def load_view(self, info: str) -> tuple[bytes, int] | None:
         """The stored public view JSON and its version (one round trip, no decoding)."""

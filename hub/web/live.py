@@ -11,7 +11,7 @@ from starlette.responses import Response, StreamingResponse
 from hub.channels.names import Channel
 from hub.channels.protocol import Publication
 from hub.errors import NotFound, Unavailable
-from hub.web.routing import ApiRoute, hub_of, info_of
+from hub.web.routing import ApiRoute, info_of, services_of
 
 KEEPALIVE_S = 20.0
 
@@ -61,10 +61,10 @@ def _last_event_id(request: Request) -> tuple[str | None, int] | None:
 
 async def queue_events(request: Request) -> Response:
     info, facility, _ = info_of(request)
-    hub = hub_of(request)
-    if await hub.store.load_view(info) is None:
+    services = services_of(request)
+    if not await services.queues.exists(info):
         raise NotFound("no such queue", code="unknown_queue")
-    live = hub.live
+    live = services.live
     if live is None:
         raise Unavailable("live channels are not running", code="unavailable")
     channel = Channel(f"queue:{info}", "queue", facility, info)
@@ -92,6 +92,7 @@ ROUTES = [
         "GET",
         queue_events,
         "Server-Sent Events: `event: state`, `id: v`, the public view; honours Last-Event-ID",
+        access="public",
         responses={
             200: "text/event-stream",
             400: "malformed information number",

@@ -68,10 +68,10 @@ def _operation(route: ApiRoute) -> dict[str, Any]:
         "operationId": f"{route.method.lower()}_{route.endpoint.__name__}_{len(route.path)}",
         "parameters": params,
         "responses": {str(code): _response(code, text) for code, text in sorted(responses.items())},
-        "x-auth": route.auth,
+        "x-auth": route.access,
     }
-    if route.auth != "none":
-        op["security"] = [{"bearer": []}] if route.auth != "optional" else [{}, {"bearer": []}]
+    if route.access != "public":
+        op["security"] = [{"bearer": []}] if route.access != "optional" else [{}, {"bearer": []}]
     if route.body is not None:
         op["requestBody"] = {
             "required": route.body_required,

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.web.routing import hub_of, json_response
+from hub.web.routing import json_response, services_of
 
 
 async def healthz(request: Request) -> Response:
@@ -18,14 +15,13 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """200 when Redis answers and the live pub/sub link is up; 503 (degraded) otherwise."""
-    hub = hub_of(request)
-    try:
-        await asyncio.wait_for(hub.redis.ping(), timeout=2.0)
-    except (RedisError, OSError, TimeoutError) as exc:
-        return json_response({"status": "unavailable", "redis": str(exc) or "timeout"}, 503)
-    if hub.bridge is None or not hub.bridge.ready:
+    services = services_of(request)
+    problem = await services.redis_problem(timeout=2.0)
+    if problem is not None:
+        return json_response({"status": "unavailable", "redis": problem}, 503)
+    if services.bridge is None or not services.bridge.ready:
         return json_response({"status": "degraded", "redis": "ok", "live": "reconnecting"}, 503)
-    live = hub.live
+    live = services.live
     connections = live.connections if live else 0
     return json_response({"status": "ok", "redis": "ok", "live": "ok", "ws": connections})
 

@@ -10,20 +10,26 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from redis.exceptions import RedisError
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub import metrics
 from hub.audit import AuditEntry, AuditLog
-from hub.auth import Principal
+from hub.auth import (
+    Access,
+    Principal,
+    require_account,
+    require_operator,
+    require_staff,
+    require_staff_any,
+    require_ticket_or_staff,
+)
 from hub.errors import BadRequest, JunbanError, Unauthorized
 from hub.queue.model import FACILITY_RE, split_info
 from hub.queue.service import Idempotency
 
 if TYPE_CHECKING:
-    from hub.app import Hub
+    from hub.app import Services
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -36,8 +42,9 @@ class ApiRoute:
     method: str
     endpoint: Endpoint
     summary: str
-    auth: str = "none"
-    """none | staff | operator | ticket-or-staff | any (what /openapi.json documents)."""
+    access: Access
+    """Who may call it (``hub.auth.Access``): ``serve`` enforces it before the handler runs,
+    and /openapi.json documents it."""
     body: type | None = None
     body_required: bool = False
     responses: dict[int, str] = field(default_factory=dict)
@@ -57,9 +64,9 @@ def json_response(
     return JSONBytes(orjson.dumps(content), status_code=status, headers=headers)
 
 
-def hub_of(request: Request) -> Hub:
-    hub: Hub = request.app.state.hub
-    return hub
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
 
 
 _AUTH = "junban.principal"
@@ -69,7 +76,7 @@ _AUDIT = "junban.audit"
 _REVOKED = "junban.revoked"
 """scope key: the principal of a revoked token (still audited: who tried to use it)."""
 AUDITED_ROLES = ("staff", "operator")
-AUDITED_READS = ("staff", "operator", "ticket-or-staff")
+AUDITED_READS = ("staff", "staff-any", "operator", "ticket-or-staff")
 """Routes whose GETs are audited when a staff/operator token makes them: they read personal
 data (the staff view, a ticket's name/phone/note), mint a patient token (the ticket link)
 or read the audit log itself."""
@@ -98,7 +105,7 @@ def _verify_header(request: Request) -> Principal | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("use 'Authorization: Bearer <token>'", code="invalid_token")
-    return hub_of(request).tokens.verify(token.strip())
+    return services_of(request).tokens.verify(token.strip())
 
 
 def info_of(request: Request) -> tuple[str, str, str]:
@@ -148,7 +155,7 @@ async def authenticate(request: Request) -> Principal | None:
     try:
         principal = _verify_header(request)
         if principal is not None and principal.token_version is not None:
-            current = await hub_of(request).versions.current(principal.subject)
+            current = await services_of(request).versions.current(principal.subject)
             if principal.token_version < current:
                 request.scope[_REVOKED] = principal
                 raise Unauthorized("this token was revoked; log in again", code="token_revoked")
@@ -159,6 +166,30 @@ async def authenticate(request: Request) -> Principal | None:
     return principal
 
 
+def check_access(access: Access, request: Request) -> Principal | None:
+    """Enforce ``access`` for this request (401 without a fitting token, 403 with one that
+    may not); the caller's principal, or None where the route needs none. A malformed
+    facility or information number in the path is 400 first, as the handlers answer it."""
+    if access == "public":
+        return None
+    principal = principal_of(request)
+    if access == "optional":
+        return principal
+    if access == "operator":
+        return require_operator(principal)
+    if access == "account":
+        return require_account(principal)
+    if access == "staff-any":
+        return require_staff_any(principal)
+    if "info" in request.path_params:
+        info, facility, _ = info_of(request)
+    else:
+        info, facility = "", facility_of(request)
+    if access == "staff":
+        return require_staff(principal, facility)
+    return require_ticket_or_staff(principal, info, facility, request.path_params["ticket_id"])
+
+
 def audit_target(request: Request, *, facility: str | None = None, target: str = "") -> None:
     """Tell the audit log what this request acted on when the path does not say it."""
     request.scope[_AUDIT] = (facility, target)
@@ -166,11 +197,17 @@ def audit_target(request: Request, *, facility: str | None = None, target: str =
 
 def serve(route: ApiRoute) -> Endpoint:
     """The endpoint Starlette runs for ``route``: authenticate (with the revocation check),
-    run the handler, then audit it when a staff or operator token acted — a revoked one too
-    — on every method but GET, and on GETs of the ``AUDITED_READS`` routes (identical reads
-    within ``READ_DEDUPE_S`` once, see ``ReadDedupe``)."""
-    endpoint = route.endpoint
-    audit_reads = route.auth in AUDITED_READS
+    enforce the route's access (``check_access``), run the handler, then audit it when a
+    staff or operator token acted — a revoked one too — on every method but GET, and on GETs
+    of the ``AUDITED_READS`` routes (identical reads within ``READ_DEDUPE_S`` once, see
+    ``ReadDedupe``). A refused access is audited like any refusal."""
+    handler = route.endpoint
+    access = route.access
+    audit_reads = access in AUDITED_READS
+
+    async def endpoint(request: Request) -> Response:
+        check_access(access, request)
+        return await handler(request)
 
     async def served(request: Request) -> Response:
         principal = await authenticate(request) or request.scope.get(_REVOKED)
@@ -179,25 +216,24 @@ def serve(route: ApiRoute) -> Endpoint:
         reading = request.method == "GET"
         if reading and not audit_reads:
             return await endpoint(request)
-        hub = hub_of(request)
-        audit_log = hub.audit
+        audit_log = services_of(request).audit
         try:
             response = await endpoint(request)
         except JunbanError as exc:
             entry = _entry(request, route, principal, exc.status, exc.code)
             if not reading or _READS.first(entry):
-                await _audit_quietly(audit_log, entry)
+                await audit_log.append_quietly(entry)
             raise
         except Exception:
-            await _audit_quietly(audit_log, _entry(request, route, principal, 500, "error"))
+            await audit_log.append_quietly(_entry(request, route, principal, 500, "error"))
             raise
         entry = _entry(request, route, principal, response.status_code, "ok")
         if not reading or _READS.first(entry):
             response.background = _after(response.background, audit_log, entry)
         return response
 
-    served.__name__ = endpoint.__name__
-    served.__doc__ = endpoint.__doc__
+    served.__name__ = handler.__name__
+    served.__doc__ = handler.__doc__
     return served
 
 
@@ -264,18 +300,6 @@ def _after(
     async def write() -> None:
         if previous is not None:
             await previous()
-        await _audit_quietly(audit_log, entry, retries=2)
+        await audit_log.append_quietly(entry, retries=2)
 
     return BackgroundTask(write)
-
-
-async def _audit_quietly(audit_log: AuditLog, entry: AuditEntry, retries: int = 0) -> None:
-    """Append ``entry``; a failure is logged and counted, never turned into the answer."""
-    for attempt in range(retries + 1):
-        try:
-            await audit_log.append(entry)
-            return
-        except RedisError as exc:
-            if attempt == retries:
-                metrics.AUDIT_FAILURES.inc()
-                log.error("audit entry lost (%s): %s", exc, entry)

@@ -1,4 +1,4 @@
-"""Pairing a waiting-room monitor with a one-time code (hub/web/pairing.py), over real HTTP."""
+"""Pairing a waiting-room monitor with a one-time code (hub/pairing.py), over real HTTP."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import httpx
 
-from hub.web.pairing import CLAIM_LIMIT_PER_FACILITY, MONITOR_TOKEN_TTL_S
+from hub.pairing import CLAIM_LIMIT_PER_FACILITY, MONITOR_TOKEN_TTL_S
 from tests.conftest import OPERATOR, TOKENS, bearer, make_facility, staff_headers
 
 _addresses = itertools.count(random.randint(1, 200) * 250)
