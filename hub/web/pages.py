@@ -117,7 +117,7 @@ def not_found(request: Request, what: str) -> Response:
 
 
 async def _queue_exists(request: Request, info: str) -> bool:
-    return await services_of(request).queue_store.load_view(info) is not None
+    return await services_of(request).queues.exists(info)
 
 
 def _service_hours(request: Request) -> str:
