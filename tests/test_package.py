@@ -256,3 +256,19 @@ def test_npm_package_holds_only_the_client_and_its_types() -> None:
     assert summary["name"] == "@junban/client"
     files = {f["path"] for f in summary["files"]}
     assert files == {"package.json", "README.md", "junban.js", "junban.d.ts"}
+
+
+def test_every_package_of_hub_is_listed_for_the_wheel() -> None:
+    """A new subpackage (``hub/<module>/``) must be named in pyproject.toml, or the wheel
+    would leave it out: this says so at once, without building anything."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(
+        tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(path.parent.relative_to(root).parts)
+        for path in (root / "hub").rglob("__init__.py")
+    }
+    assert found - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
