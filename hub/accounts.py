@@ -2,12 +2,17 @@
 
 Art. 33 (the customer keeps user ID and password safe and reports theft):
 
-- **Lockout**: ``LoginGuard`` counts failed logins per user name in Redis (the same for
-  names that do not exist, so the answer never tells whether a user exists); at the limit
-  the name is locked (423 ``account_locked``) until the counter's TTL runs out. A success
-  resets the count. Each attempt *reserves* its count atomically before the password is
-  checked (``LoginGuard.reserve``), so a parallel burst gets at most ``max_failures``
-  password checks, not one per request.
+- **Throttling, never a lockout** (OWASP, NIST SP 800-63B 5.2.2): ``LoginGuard`` counts
+  failed logins per (user name, client network) pair in Redis, the same for names that do
+  not exist, so the answer never tells whether a user exists. After ``free_failures`` of
+  a pair, each further attempt of that pair waits 1, 2, 4 … s (at most ``max_wait_s``)
+  and also draws on the name's shared slowdown (``LOGIN_CHECKS_PER_NAME``); a refused
+  attempt gets 429 ``login_throttled`` with ``Retry-After`` and costs no password check.
+  A pair with fewer failures is always checked, so an attacker elsewhere never delays the
+  real user's right password; the per-address limit (``LOGIN_LIMIT_PER_IP``) bounds
+  credential stuffing across names. Each attempt *reserves* its count atomically before
+  the password is checked (``LoginGuard.reserve``), so a parallel burst from one address
+  gets at most ``free_failures`` checks. A success forgets the pair.
 - **Revocation**: every account has a token version (``jb:users:tv``); login tokens carry it
   as ``tv``. Revoking ("credentials stolen") or changing the password bumps the version, and
   every older token stops working. ``TokenVersions`` caches the versions per process for
@@ -18,6 +23,7 @@ Art. 33 (the customer keeps user ID and password safe and reports theft):
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -41,18 +47,20 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 200
 
 
-class AccountLocked(JunbanError):
-    """423: too many failed logins for this user name; retry after ``retry_after`` seconds."""
+class LoginThrottled(JunbanError):
+    """429: too many recent failed logins of this user name from here (or, for callers
+    already throttled, from everywhere); retry after ``retry_after`` seconds. Nothing was
+    checked."""
 
-    status, close_code, default_code = 423, Close.RATE_LIMITED, "account_locked"
+    status, close_code, default_code = 429, Close.RATE_LIMITED, "login_throttled"
 
     def __init__(self, retry_after: float) -> None:
-        minutes = max(1, round(retry_after / 60))
+        seconds = max(1, math.ceil(retry_after))
         super().__init__(
-            f"too many failed logins: this account is locked for about {minutes} min; "
-            "try again later or ask the operator"
+            f"too many failed logins: wait {seconds} s before the next try; "
+            "the waits grow with each failure and a success ends them"
         )
-        self.retry_after = retry_after
+        self.retry_after = float(seconds)
 
 
 def check_password_policy(password: str, user: str) -> None:
@@ -120,36 +128,56 @@ class UserStore:
 _DUMMY_HASH = _hasher.hash("not a real password")
 
 
+LOGIN_CHECKS_PER_NAME = (10, 60.0)
+"""Password checks of one user name per minute for callers already throttled on it (each
+with ``free_failures`` recent failures), across every address: the mild slowdown that a
+distributed attacker hits, and that never touches a caller below its own free failures."""
+THROTTLE_WINDOW_S = 900
+"""A (name, address) pair's failures are forgotten 15 minutes after its last attempt."""
+
+
 class LoginGuard:
-    """Failed-login counting and lockout, per user name, shared by every process."""
+    """Failed-login throttling per (user name, client network) pair and per name, shared by
+    every process; never a lockout of the name."""
 
-    def __init__(self, redis: Redis, max_failures: int = 5, lock_s: int = 900) -> None:
+    def __init__(self, redis: Redis, free_failures: int = 3, max_wait_s: int = 60) -> None:
         self.redis = redis
-        self.max_failures = max_failures
-        self.lock_s = lock_s
-        script = resources.files("hub").joinpath("lua/login_attempt.lua").read_text()
-        self._reserve = redis.register_script(script)
+        self.free_failures = free_failures
+        self.max_wait_s = max_wait_s
+        lua = resources.files("hub").joinpath("lua")
+        self._reserve = redis.register_script(lua.joinpath("login_attempt.lua").read_text())
+        self._failed = redis.register_script(lua.joinpath("login_failed.lua").read_text())
 
-    async def reserve(self, name: str) -> int:
-        """Count this attempt as a failure *before* the password is checked, atomically;
-        the attempt's number. AccountLocked (nothing counted) when ``name`` has
-        ``max_failures`` already. Call ``succeeded`` when the password was right; a wrong
-        one stays counted, keeping the count ``lock_s`` seconds more."""
-        if self.max_failures <= 0:
+    async def reserve(self, name: str, address: str) -> int:
+        """Count this attempt as a failure of (``name``, ``address``) *before* the password
+        is checked, atomically; the pair's failures so far. LoginThrottled (nothing counted,
+        nothing to check) while the pair must wait, or while it is throttled and the name's
+        shared slowdown is spent. Call ``succeeded`` when the password was right; a wrong
+        one stays counted for ``THROTTLE_WINDOW_S``."""
+        if self.free_failures <= 0:
             return 0
-        allowed, value = await self._reserve(
-            keys=[keys.login_failures(name)], args=[self.max_failures, self.lock_s * 1000]
+        count, window = LOGIN_CHECKS_PER_NAME
+        allowed, value, _ = await self._reserve(
+            keys=[keys.login_pair(name, address), keys.login_checks(name)],
+            args=[*self._waits(), window * 1000 / count, window * 1000],
         )
         if not int(allowed):
-            raise AccountLocked(retry_after=max(1.0, int(value) / 1000))
+            raise LoginThrottled(retry_after=int(value) / 1000)
         return int(value)
 
-    def locks_at(self, attempt: int) -> bool:
-        """Does a wrong password on reserved ``attempt`` lock the name?"""
-        return 0 < self.max_failures <= attempt
+    async def failed(self, name: str, address: str) -> None:
+        """The reserved attempt's password was wrong: the pair's wait runs from now (after
+        the check), not from the reservation."""
+        if self.free_failures > 0:
+            await self._failed(keys=[keys.login_pair(name, address)], args=self._waits())
 
-    async def succeeded(self, name: str) -> None:
-        await self.redis.delete(keys.login_failures(name))
+    def _waits(self) -> list[int]:
+        """free failures, first wait (ms), longest wait (ms), window (ms): the scripts' ARGV."""
+        return [self.free_failures, 1000, self.max_wait_s * 1000, THROTTLE_WINDOW_S * 1000]
+
+    async def succeeded(self, name: str, address: str) -> None:
+        """The right password: forget the pair's failures (the name's slowdown stays)."""
+        await self.redis.delete(keys.login_pair(name, address))
 
 
 class TokenVersions:
@@ -197,7 +225,8 @@ class TokenVersions:
 
 
 LOGIN_LIMIT_PER_IP = (10, 60.0)
-"""Login attempts one client address may make per minute (any user name)."""
+"""Password checks one client network (an IPv4 address, an IPv6 /64) may ask for per minute,
+any user name: the bound on credential stuffing from one place."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +243,7 @@ sockets at once; the other processes see it within ``TokenVersions.CACHE_S``).""
 
 
 class AccountService:
-    """The account use cases (Art. 33): log in under the lockout, change one's password,
+    """The account use cases (Art. 33): log in under the throttle, change one's password,
     revoke every token of an account, and create users."""
 
     def __init__(
@@ -239,41 +268,44 @@ class AccountService:
         self.on_revoked: RevokedHook | None = None
 
     async def login(self, name: str, password: str, caller: Caller) -> dict[str, Any]:
-        """A login token; 401 for a wrong name or password (the same either way), 423 once a
-        name has failed the lockout's count (a success resets it). Every outcome is
-        audited."""
-        await self.limiter.hit([("login", caller.ip, LOGIN_LIMIT_PER_IP)])
+        """A login token; 401 for a wrong name or password (the same either way), 429
+        ``rate_limited`` past the per-address limit, 429 ``login_throttled`` while this
+        address must wait after its failures on ``name`` (no password check). Every outcome
+        is audited."""
         try:
-            attempt = await self.guard.reserve(name)
-        except AccountLocked:
-            metrics.LOGIN_FAILURES.labels("locked").inc()
-            await self.audit.append(_login_event(caller, name, "", 423, "account_locked"))
+            await self.guard.reserve(name, caller.ip)
+        except LoginThrottled:
+            metrics.LOGIN_FAILURES.labels("throttled").inc()
+            await self.audit.append(_login_event(caller, name, "", 429, "login_throttled"))
             raise
+        # a throttled attempt costs the address nothing; a reserved one that its address's
+        # limit refuses stays counted as a failure of this pair (no reset by being refused)
+        subject = keys.client_network(caller.ip)
+        await self.limiter.hit([("login", subject, LOGIN_LIMIT_PER_IP)])
         user = await self.users.authenticate(name, password)
         if user is None:
             metrics.LOGIN_FAILURES.labels("invalid").inc()
-            locked = self.guard.locks_at(attempt)
-            outcome = "account_locked" if locked else "invalid_credentials"
-            event = _login_event(caller, name, "", 423 if locked else 401, outcome)
-            await self.audit.append(event)
-            if locked:
-                raise AccountLocked(retry_after=self.guard.lock_s)
+            await self.guard.failed(name, caller.ip)
+            await self.audit.append(_login_event(caller, name, "", 401, "invalid_credentials"))
             raise Unauthorized("wrong user or password", code="invalid_credentials")
-        await self.guard.succeeded(user.name)
+        await self.guard.succeeded(name, caller.ip)
         answer = await self._issue(user)
         facility = user.facility if user.role == "staff" and user.facility else ""
         await self.audit.append(_login_event(caller, user.name, user.role, 200, "ok", facility))
         return answer
 
-    async def change_password(self, name: str, old: str, new: str) -> dict[str, Any]:
-        """Change ``name``'s password (the current one is checked under the lockout): every
-        older token of the account stops working and the answer carries a fresh one."""
-        attempt = await self.guard.reserve(name)
+    async def change_password(
+        self, name: str, old: str, new: str, caller: Caller
+    ) -> dict[str, Any]:
+        """Change ``name``'s password (the current one is checked under the same throttle as
+        a login from ``caller``): every older token of the account stops working and the
+        answer carries a fresh one."""
+        await self.guard.reserve(name, caller.ip)
         if await self.users.authenticate(name, old) is None:
-            if self.guard.locks_at(attempt):
-                raise AccountLocked(retry_after=self.guard.lock_s)
+            metrics.LOGIN_FAILURES.labels("invalid").inc()
+            await self.guard.failed(name, caller.ip)
             raise Unauthorized("the current password is wrong", code="invalid_credentials")
-        await self.guard.succeeded(name)
+        await self.guard.succeeded(name, caller.ip)
         check_password_policy(new, name)
         if new == old:
             raise Unprocessable("the new password is the old one", code="weak_password")

@@ -11,11 +11,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -156,16 +158,25 @@ class Services:
             await self.bridge.stop()
 
 
-def connect_redis(url: str, pool_size: int = 64) -> aioredis.Redis:
+def connect_redis(url: str, pool_size: int = 64, timeout_s: float = 2.0) -> aioredis.Redis:
     """One client over a bounded pool: a burst waits for a free connection instead of
-    failing. RESP2 pinned (the protocol the scripts and parsers are written for)."""
+    failing. RESP2 pinned (the protocol the scripts and parsers are written for).
+
+    Deadlines (``timeout_s``, JUNBAN_REDIS_TIMEOUT): connecting, the wait for a pooled
+    connection and each reply are bounded by it, so a stalled Redis fails a command with a
+    ``RedisError`` (503 ``redis_unavailable`` with Retry-After) instead of hanging the
+    request. A timed-out command is never re-sent (no retries): it may or may not have run,
+    and the version check of an append and the client's Idempotency-Key settle which. The
+    pub/sub link is not cut by this deadline: the bridge reads with its own short timeout
+    and probes the link itself."""
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=pool_size,
-        timeout=10,
+        timeout=timeout_s,
         protocol=2,
-        socket_connect_timeout=5,
-        socket_timeout=10,
+        socket_connect_timeout=timeout_s,
+        socket_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
     )
     return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
@@ -173,7 +184,7 @@ def connect_redis(url: str, pool_size: int = 64) -> aioredis.Redis:
 def build_services(settings: Settings) -> Services:
     if settings.redis_url is None:
         raise RuntimeError("create_app needs JUNBAN_REDIS_URL (junban serve sets it)")
-    client = connect_redis(settings.redis_url, settings.redis_pool)
+    client = connect_redis(settings.redis_url, settings.redis_pool, settings.redis_timeout_s)
     store = QueueStore(
         client,
         stream_maxlen=settings.stream_maxlen,
@@ -187,7 +198,7 @@ def build_services(settings: Settings) -> Services:
     tokens = Tokens(load_secret(settings.secret, settings.data_dir))
     limiter = RateLimiter(client)
     versions = TokenVersions(client)
-    login_guard = LoginGuard(client, *_lockout(settings.login_lockout))
+    login_guard = LoginGuard(client, *_lockout(settings.login_throttle))
     audit = AuditLog(client, settings.audit_maxlen)
     accounts = AccountService(
         users, login_guard, versions, tokens, limiter, audit, facilities, settings.token_ttl_s
@@ -218,10 +229,16 @@ def _lockout(setting: tuple[int, float]) -> tuple[int, int]:
     return failures, max(1, int(seconds))
 
 
+REDIS_RETRY_AFTER_S = 2
+"""Retry-After (seconds) of a 503 caused by Redis: unreachable, stalled or timed out."""
+
+
 async def _junban_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, JunbanError)
     headers = None
     retry_after = getattr(exc, "retry_after", None)
+    if retry_after is None and exc.code in ("redis_unavailable", "busy"):  # e.g. the writer's
+        retry_after = REDIS_RETRY_AFTER_S
     if retry_after is not None:
         headers = {"Retry-After": str(max(1, round(retry_after)))}
     return json_response(exc.body(), status=exc.status, headers=headers)
@@ -240,7 +257,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _redis_error(request: Request, exc: Exception) -> Response:
     log.warning("redis error: %s", exc)
     body = {"error": {"code": "redis_unavailable", "message": "storage is unavailable, retry"}}
-    return json_response(body, status=503)
+    return json_response(body, status=503, headers={"Retry-After": str(REDIS_RETRY_AFTER_S)})
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    """The client left while its body was read (or the body deadline cut it off): nobody
+    reads an answer, and it is no error of ours to log with a traceback."""
+    log.debug("client left mid-request: %s %s", request.method, request.url.path)
+    return Response(status_code=400)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -281,6 +305,7 @@ def create_app(settings: Settings) -> Starlette:
             JunbanError: _junban_error,
             HTTPException: _http_error,
             RedisError: _redis_error,
+            ClientDisconnect: _client_gone,
             Exception: _server_error,
         },
         middleware=[Middleware(PublicCORS)],

@@ -25,7 +25,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from hub import keys, metrics
+from hub import csvsafe, keys, metrics
 
 log = logging.getLogger("junban.audit")
 
@@ -78,6 +78,11 @@ class AuditEntry:
             "status": str(self.status),
             "outcome": self.outcome[:64],
         }
+
+
+def storage_failed(exc: BaseException) -> bool:
+    """Is ``exc`` Redis failing (down, stalled, timed out) rather than a bug?"""
+    return isinstance(exc, RedisError | OSError)
 
 
 PAGE_MAX = 1000
@@ -164,14 +169,10 @@ def _entry(entry_id: bytes, data: dict[bytes, bytes]) -> dict[str, str]:
 
 def to_csv(entries: Iterable[dict[str, str]]) -> str:
     """RFC 4180 CSV with a header row; cells that a spreadsheet would run as a formula
-    (starting with = + - @) are prefixed with a quote (OWASP CSV injection)."""
+    are prefixed with a quote (``hub.csvsafe.cell``: OWASP CSV injection)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(("id", *FIELDS))
     for entry in entries:
-        writer.writerow([_cell(entry.get(name, "")) for name in ("id", *FIELDS)])
+        writer.writerow([csvsafe.cell(entry.get(name, "")) for name in ("id", *FIELDS)])
     return out.getvalue()
-
-
-def _cell(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

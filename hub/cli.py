@@ -255,6 +255,9 @@ def _run_uvicorn(settings: Settings, workers: int) -> None:
     os.environ["JUNBAN_REDIS_URL"] = settings.redis_url
     os.environ["JUNBAN_SECRET"] = settings.secret
     os.environ["JUNBAN_DATA_DIR"] = str(settings.data_dir)
+    # ... and the protocol of each worker reads its head limits from there too
+    os.environ["JUNBAN_MAX_HEADER"] = str(settings.header_max_bytes)
+    os.environ["JUNBAN_HEADER_TIMEOUT"] = str(settings.header_timeout_s)
     uvicorn.run(
         "hub.app:app_from_env",
         factory=True,
@@ -262,7 +265,7 @@ def _run_uvicorn(settings: Settings, workers: int) -> None:
         port=settings.port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http="hub.web.httpprotocol:HubHttpProtocol",  # httptools, head size and time bounded
         proxy_headers=True,
         forwarded_allow_ips=settings.trusted_proxies,
         access_log=False,

@@ -7,9 +7,10 @@
     ├── NotFound (404, close 4404)            not_found
     ├── Conflict (409, close 4409)            conflict
     ├── PayloadTooLarge (413, close 1009)     body_too_large
+    ├── UnsupportedMediaType (415, close 4400) unsupported_media_type
     ├── Unprocessable (422, close 4400)       invalid_body
     ├── RateLimited (429, close 4429)         rate_limited
-    ├── AccountLocked (423, close 4429)       account_locked (in hub/accounts.py)
+    ├── LoginThrottled (429, close 4429)      login_throttled (in hub/accounts.py)
     └── Unavailable (503, close 1013)         unavailable
 
 Each class carries an HTTP status, a WebSocket close code and a default code; a raise site
@@ -103,7 +104,9 @@ CLOSE_CODES: Mapping[Close, CloseCode] = {
     ),
     Close.CONFLICT: CloseCode("reserved", "a conflict (`Conflict`)"),
     Close.RATE_LIMITED: CloseCode(
-        "hub", "rate limited: too many frames, or too many connections from one address"
+        "hub",
+        "rate limited: too many frames, or too many connections from one address "
+        "(`JUNBAN_WS_MAX_PER_IP`) or with one token (`JUNBAN_WS_MAX_PER_TOKEN`)",
     ),
 }
 
@@ -123,12 +126,13 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     # 400: the request itself is malformed
     "bad_request": ErrorCode(400, "a malformed request (e.g. an `Idempotency-Key` over 200)"),
     "bad_json": ErrorCode(400, "the body is missing or not valid JSON"),
+    "json_too_deep": ErrorCode(400, "the JSON nests deeper than 32 levels"),
     "invalid_info": ErrorCode(400, "an information number is not like `1234-01`"),
     "invalid_facility": ErrorCode(
         400, "a facility number is not 1 to 8 digits (422 in a contract body)", (422,)
     ),
     "invalid_query": ErrorCode(400, "a query parameter is malformed"),
-    "invalid_code": ErrorCode(400, "a monitor pairing code is not 6 digits"),
+    "invalid_code": ErrorCode(400, "a monitor pairing code is not 8 digits"),
     # 401: no fitting token
     "unauthorized": ErrorCode(
         401, "this needs a (staff, operator, login or ticket) token; also a channel `error`"
@@ -141,6 +145,7 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     "invalid_credentials": ErrorCode(401, "wrong user name or password"),
     # 403: a token that may not
     "forbidden": ErrorCode(403, "this token may not do that; also a channel `error`"),
+    "cross_origin": ErrorCode(403, "a state-changing request from another site's page"),
     "no_account": ErrorCode(403, "the token belongs to no user account: log in with one"),
     "facility_suspended": ErrorCode(403, "the facility's service is suspended (Art. 12)"),
     "option_not_contracted": ErrorCode(403, "the facility has not contracted the API option"),
@@ -156,6 +161,9 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     "unknown_pairing_code": ErrorCode(404, "the pairing code is wrong, used or expired"),
     # 405
     "method_not_allowed": ErrorCode(405, "the path exists, the method does not"),
+    # 408, 431: the request head itself (hub/web/httpprotocol.py); the connection is closed
+    "header_timeout": ErrorCode(408, "the request head took over `JUNBAN_HEADER_TIMEOUT` s"),
+    "header_too_large": ErrorCode(431, "request line and headers over `JUNBAN_MAX_HEADER` bytes"),
     # 409: the current state does not allow it
     "conflict": ErrorCode(409, "the state does not allow it (`Conflict` with no finer code)"),
     "reception_closed": ErrorCode(409, "reception of this queue is closed"),
@@ -180,6 +188,7 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     "not_refundable": ErrorCode(409, "no refund for this outage (Art. 24-4, 32-2)"),
     # 413
     "body_too_large": ErrorCode(413, "the body is over `JUNBAN_MAX_BODY` bytes"),
+    "unsupported_media_type": ErrorCode(415, "a body that is not `application/json`"),
     # 422: well-formed, but the values do not fit
     "invalid_body": ErrorCode(422, "the body's fields do not fit the route's schema or rules"),
     "idempotency_key_reused": ErrorCode(
@@ -199,11 +208,16 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     "notice_required": ErrorCode(422, "an interruption is announced before it starts (Art. 13-2)"),
     "notice_too_short": ErrorCode(422, "a discontinuation is announced 2 months ahead (Art. 14-2)"),
     "claim_too_late": ErrorCode(422, "a refund is claimed within a month of recovery (Art. 32-1)"),
-    # 423, 429
-    "account_locked": ErrorCode(
-        423, "too many failed logins: the user name is locked for a while (`Retry-After`)"
+    # 429
+    "login_throttled": ErrorCode(
+        429, "failed logins from this address: wait `Retry-After` s (growing); never a lock"
     ),
     "rate_limited": ErrorCode(429, "too many requests (`Retry-After` says when to retry)"),
+    "too_many_connections": ErrorCode(
+        429,
+        "SSE: this address (`JUNBAN_SSE_MAX_PER_IP`) or token (`JUNBAN_SSE_MAX_PER_TOKEN`) "
+        "holds as many streams as it may (`Retry-After`); WebSocket: close 4429",
+    ),
     # 5xx
     "internal_error": ErrorCode(500, "an unexpected error (a bug): retry later"),
     "http_error": ErrorCode(None, "another HTTP error of the framework, with its own 4xx status"),
@@ -260,6 +274,10 @@ class Conflict(JunbanError):
 
 class PayloadTooLarge(JunbanError):
     status, close_code, default_code = 413, Close.TOO_BIG, "body_too_large"
+
+
+class UnsupportedMediaType(JunbanError):
+    status, close_code, default_code = 415, Close.MALFORMED, "unsupported_media_type"
 
 
 class Unprocessable(JunbanError):

@@ -7,6 +7,7 @@ queue's hash, stream and idempotency keys runs on a single Redis Cluster shard.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 
 USERS = "jb:users"
 """hash: user name -> msgpack {hash, role, facility}."""
@@ -15,7 +16,7 @@ FACILITIES = "jb:facilities"
 TOKEN_VERSIONS = "jb:users:tv"
 """hash: user name -> token version (int); a login token carrying an older ``tv`` is revoked."""
 OPERATOR_AUDIT = "jb:audit:ops"
-"""stream: the operator's actions and account events (logins, lockouts), append-only."""
+"""stream: the operator's actions and account events (logins, throttled logins), append-only."""
 CONTRACT_IDS = "jb:{contracts}:ids"
 """set: every contract id. All contract keys share the hash tag ``{contracts}`` so one
 MULTI updates a contract and its indexes on one Redis Cluster shard."""
@@ -38,10 +39,36 @@ def contract_lock(contract_id: str) -> str:
     return f"jb:{{contracts}}:c:{contract_id}:lock"
 
 
-def login_failures(user: str) -> str:
-    """string counter: failed logins of one user name (existing or not), TTL = lockout time."""
-    digest = hashlib.sha256(user.encode()).hexdigest()[:32]
-    return f"jb:users:fail:{digest}"
+def client_network(address: str) -> str:
+    """The part of a client address that per-address limits are about: an IPv4 address as
+    is, an IPv6 address's /64 (one subscriber's prefix, so a host cannot hop addresses)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def login_pair(user: str, address: str) -> str:
+    """hash {f: failures, u: epoch ms before which the next attempt is refused}: one user
+    name (existing or not) tried from one client network (``client_network``); TTL = the
+    throttle's window after the last attempt. Tagged by the name: one slot with
+    ``login_checks``."""
+    return f"jb:{{login:{_digest(user)}}}:pair:{_digest(client_network(address))}"
+
+
+def login_checks(user: str) -> str:
+    """string: the GCRA 'theoretical arrival time' of the password checks of one user name
+    for callers already throttled on it (across every address)."""
+    return f"jb:{{login:{_digest(user)}}}:checks"
 
 
 def audit(facility_number: str) -> str:
@@ -87,6 +114,12 @@ def facility(number: str) -> str:
 def pairing(facility_number: str, code: str) -> str:
     """string "1": a not-yet-claimed monitor pairing code of that facility (TTL 10 min)."""
     return f"jb:{{{facility_number}}}:pairing:{code}"
+
+
+def pairing_failures(facility_number: str, address: str) -> str:
+    """string counter: wrong pairing claims at one facility from one client network
+    (``client_network``); TTL = a code's lifetime after the last wrong claim."""
+    return f"jb:{{{facility_number}}}:pairfail:{_digest(client_network(address))}"
 
 
 def rate(scope: str, subject: str, facility_number: str | None = None) -> str:

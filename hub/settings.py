@@ -48,10 +48,15 @@ class Settings:
     stream_maxlen: int = 200_000
     """JUNBAN_STREAM_MAXLEN: approximate cap on one queue's event stream (at least 10,000:
     readers replay the entries after the last snapshot)."""
-    trusted_proxies: str = "127.0.0.1"
-    """JUNBAN_TRUSTED_PROXIES: whose X-Forwarded-For is believed (uvicorn forwarded_allow_ips)."""
+    trusted_proxies: str = ""
+    """JUNBAN_TRUSTED_PROXIES: whose X-Forwarded-For is believed (uvicorn forwarded_allow_ips,
+    comma-separated addresses or networks); "" (default) = nobody's. Behind a reverse proxy,
+    name it (e.g. "127.0.0.1"), else every client shares the proxy's address."""
     ws_max_per_ip: int = 2000
-    """JUNBAN_WS_MAX_PER_IP: WebSocket connections one client address may hold per process."""
+    """JUNBAN_WS_MAX_PER_IP: anonymous and patient WebSocket connections one client address
+    (an IPv6 /64) may hold per process; over it, close 4429. Staff, monitor, partner and
+    operator tokens are counted per token only, so a clinic's screens behind a busy NAT
+    address still connect (docs/security.md)."""
     ws_max_subscriptions: int = 50
     """JUNBAN_WS_MAX_SUBS: channels one connection may watch at once."""
     ws_frame_rate: tuple[int, float] = (40, 10.0)
@@ -64,13 +69,35 @@ class Settings:
     """JUNBAN_DAY_CHECK: how often a process rolls the queues it serves into a new day."""
     ws_slow_s: float = 10.0
     """JUNBAN_WS_SLOW: a client whose socket stays full this long is closed with 4408."""
-    login_lockout: tuple[int, float] = (5, 900.0)
-    """JUNBAN_LOGIN_LOCKOUT="5/900": failed logins of one user name that lock it, and for how
-    many seconds after the last failure (Art. 33). "0/900" turns the lockout off."""
+    login_throttle: tuple[int, float] = (3, 60.0)
+    """JUNBAN_LOGIN_THROTTLE="3/60": failed logins of one user name from one address before
+    each further attempt from there waits 1, 2, 4 … s, and the longest wait (Art. 33); never
+    a lockout (docs/security.md). "0/60" turns the throttle off."""
     revoke_check_s: float = 2.0
     """JUNBAN_REVOKE_CHECK: how often a process closes the WebSockets of revoked login tokens."""
     audit_maxlen: int = 0
     """JUNBAN_AUDIT_MAXLEN: approximate cap on each audit stream; 0 (default) = keep all."""
+    header_max_bytes: int = 16_384
+    """JUNBAN_MAX_HEADER: a request line plus headers above this many bytes gets 431 and the
+    connection is closed (WebSocket handshakes too)."""
+    header_timeout_s: float = 10.0
+    """JUNBAN_HEADER_TIMEOUT: a connection must deliver a request's whole head (request line
+    and headers, or a WebSocket handshake) within this many seconds, else it is closed (408
+    when part of one came); then the body within as long again."""
+    ws_max_per_token: int = 20
+    """JUNBAN_WS_MAX_PER_TOKEN: WebSocket connections one token identity (role, facility,
+    subject: all tokens of one account, monitor or ticket) may hold per process; over it,
+    close 4429. Raise it for one token shared by more screens (or pair each monitor)."""
+    sse_max_per_ip: int = 200
+    """JUNBAN_SSE_MAX_PER_IP: anonymous and patient SSE streams one client address (an IPv6
+    /64) may hold per process; over it, 429 ``too_many_connections``. Staff, monitor,
+    partner and operator tokens are counted per token only (docs/security.md)."""
+    sse_max_per_token: int = 20
+    """JUNBAN_SSE_MAX_PER_TOKEN: SSE streams one token identity may hold per process (a
+    token sent as ``Authorization: Bearer``); over it, 429 ``too_many_connections``."""
+    redis_timeout_s: float = 2.0
+    """JUNBAN_REDIS_TIMEOUT: a Redis command (or the wait for a pooled connection) that takes
+    longer fails, and the request gets 503 with Retry-After."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -102,9 +129,15 @@ class Settings:
             ws_idle_s=read.seconds("WS_IDLE", base.ws_idle_s),
             ws_slow_s=read.seconds("WS_SLOW", base.ws_slow_s),
             day_check_s=read.seconds("DAY_CHECK", base.day_check_s),
-            login_lockout=read.parsed("LOGIN_LOCKOUT", _rate, RATE_FORM) or base.login_lockout,
+            login_throttle=read.parsed("LOGIN_THROTTLE", _rate, RATE_FORM) or base.login_throttle,
             revoke_check_s=read.seconds("REVOKE_CHECK", base.revoke_check_s),
             audit_maxlen=read.whole("AUDIT_MAXLEN", base.audit_maxlen, low=0),
+            header_max_bytes=read.whole("MAX_HEADER", base.header_max_bytes, low=1024),
+            header_timeout_s=read.seconds("HEADER_TIMEOUT", base.header_timeout_s),
+            ws_max_per_token=read.whole("WS_MAX_PER_TOKEN", base.ws_max_per_token, low=1),
+            sse_max_per_ip=read.whole("SSE_MAX_PER_IP", base.sse_max_per_ip, low=1),
+            sse_max_per_token=read.whole("SSE_MAX_PER_TOKEN", base.sse_max_per_token, low=1),
+            redis_timeout_s=read.seconds("REDIS_TIMEOUT", base.redis_timeout_s),
         )
 
 

@@ -60,6 +60,9 @@ class HubProcess:
             "JUNBAN_SERVICE_HOURS": OPEN_ALL_DAY,
             "JUNBAN_RATE_IP": "1000000/1",
             "JUNBAN_RATE_FACILITY": "1000000/1",
+            # tests act as many clients through X-Forwarded-For (the hub trusts no proxy
+            # unless told; tests/hostile/test_small_items.py checks that default)
+            "JUNBAN_TRUSTED_PROXIES": "127.0.0.1",
             "PYTHONUNBUFFERED": "1",
             **env,
         }

@@ -105,7 +105,7 @@ def test_the_scan_finds_the_known_kinds_of_site() -> None:
     """The scanner itself sees each way a code is written (so 'nothing found' means nothing)."""
     codes = {code for code, _, _ in all_sites()}
     assert {"unknown_queue", "internal_error", "redis_unavailable", "method_not_allowed"} <= codes
-    assert {"http_error", "account_locked", "too_many_subscriptions", "token_revoked"} <= codes
+    assert {"http_error", "login_throttled", "too_many_subscriptions", "token_revoked"} <= codes
 
 
 def test_every_code_the_hub_sends_is_in_the_catalogue() -> None:

@@ -9,8 +9,15 @@ import re
 from pathlib import Path
 
 HUB = Path(__file__).resolve().parents[1] / "hub"
-WEB_SHARED = {"hub.web.routing", "hub.web.bodies", "hub.web.cors", "hub.web.openapi"}
-"""The web layer's own plumbing, which every handler module may use."""
+WEB_SHARED = {
+    "hub.web.routing",
+    "hub.web.bodies",
+    "hub.web.cors",
+    "hub.web.openapi",
+    "hub.web.httpprotocol",
+}
+"""The web layer's own plumbing (the router, bodies, CORS, OpenAPI and the HTTP protocol
+with its limits), which is no handler module."""
 PURE = [
     "queue/rules.py",
     "queue/model.py",

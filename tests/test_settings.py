@@ -21,7 +21,7 @@ from hub.settings import Settings, SettingsError
         ("MAX_BODY", "16k", "whole number"),
         ("RATE_IP", "ten/60", "COUNT/SECONDS"),
         ("RATE_FACILITY", "10/0", "COUNT/SECONDS"),
-        ("LOGIN_LOCKOUT", "-1/900", "COUNT/SECONDS"),
+        ("LOGIN_THROTTLE", "-1/60", "COUNT/SECONDS"),
         ("SERVICE_HOURS", "6-25", "HH:MM-HH:MM"),
         ("WS_PING", "-1", "seconds above 0"),
         ("DAY_CHECK", "soon", "seconds above 0"),

@@ -9,6 +9,12 @@ version before it counts (``?token=`` at the upgrade, or an ``auth`` frame): a r
 closes the socket with 4401 ``token_revoked``. The check is a dict lookup when this process
 knows the version (``TokenVersions.cached``), else one HGET; meanwhile the client's frames
 wait in order, so no private channel is answered before the token is known good.
+
+Admission (``hub/channels/admission.py``): a connection is counted per client address and per
+token (``JUNBAN_WS_MAX_PER_IP``, ``JUNBAN_WS_MAX_PER_TOKEN``); one over a cap is closed with
+4429. A ``?token=`` is verified before the connection is counted, so a staff or monitor token
+is never refused because its address is busy with anonymous phones; an ``auth`` frame moves
+the connection's count to its token (4429 when that token is at its cap).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from hub import metrics
 from hub.auth import Principal, Tokens
 from hub.channels import protocol
+from hub.channels.admission import Admission, Refusal, Seat
 from hub.channels.names import Channel, authorize, parse_channel
 from hub.channels.protocol import Auth, Ping, Publication, Sub, Unsub
 from hub.channels.registry import ChannelRegistry
@@ -44,17 +51,24 @@ class Sink(Protocol):
 
 @dataclass
 class LiveRuntime:
-    """What connections of this process share."""
+    """What connections of this process share, the admission counts of its WebSockets
+    (``ws_caps``) and of its SSE streams (``sse_caps``) among them."""
 
     channels: ChannelRegistry
     tokens: Tokens
     settings: Settings
-    per_ip: dict[str, int] = field(default_factory=dict)
     connections: int = 0
     signed_in: dict[Connection, None] = field(default_factory=dict)
     """Connections authenticated with a revocable login token (an ordered set)."""
     versions: TokenVersions | None = None
     """Account token versions (None: login tokens are not checked for revocation here)."""
+    ws_caps: Admission = field(init=False)
+    sse_caps: Admission = field(init=False)
+
+    def __post_init__(self) -> None:
+        settings = self.settings
+        self.ws_caps = Admission(settings.ws_max_per_ip, settings.ws_max_per_token)
+        self.sse_caps = Admission(settings.sse_max_per_ip, settings.sse_max_per_token)
 
     def close_revoked(self, versions: dict[str, int]) -> int:
         """Close (4401 ``token_revoked``) each connection whose login token is older than
@@ -91,6 +105,7 @@ class Connection:
         "_expiry",
         "_held",
         "_checking",
+        "_seat",
     )
 
     def __init__(self, rt: LiveRuntime, sink: Sink, codec: str, ip: str) -> None:
@@ -112,19 +127,29 @@ class Connection:
         self._held: list[protocol.ClientFrame] | None = None
         """Frames that arrived while a token's version is being checked (None: none is)."""
         self._checking: asyncio.Task[None] | None = None
+        self._seat: Seat | None = None
 
     # ---- lifecycle ----------------------------------------------------------------------
 
     def open(self, token: str | None) -> None:
+        """Admit the connection (4429 over a cap), then authenticate ``token`` if given (4401
+        when it is bad)."""
         rt = self.rt
-        count = rt.per_ip.get(self.ip, 0) + 1
-        rt.per_ip[self.ip] = count
         rt.connections += 1
-        if count > rt.settings.ws_max_per_ip:
-            self.close(protocol.RATE_LIMITED, "too many connections from this address")
-            return
+        principal = None
         if token is not None:
-            self._auth(token)
+            try:
+                principal = rt.tokens.verify(token)
+            except JunbanError as exc:
+                self.close(protocol.BAD_TOKEN, exc.code)
+                return
+        seat = rt.ws_caps.take(self.ip, principal)
+        if isinstance(seat, Refusal):
+            self.close(protocol.RATE_LIMITED, seat.message)
+            return
+        self._seat = seat
+        if principal is not None:
+            self._verified(principal)
         self._arm_idle_timer()
 
     def close(self, code: int, reason: str) -> None:
@@ -143,11 +168,9 @@ class Connection:
         rt = self.rt
         rt.connections -= 1
         rt.signed_in.pop(self, None)
-        left = rt.per_ip.get(self.ip, 1) - 1
-        if left > 0:
-            rt.per_ip[self.ip] = left
-        else:
-            rt.per_ip.pop(self.ip, None)
+        if self._seat is not None:
+            rt.ws_caps.release(self._seat)
+            self._seat = None
         for channel in self.subs.values():
             rt.channels.unsubscribe(self, channel)
         self.subs.clear()
@@ -207,6 +230,11 @@ class Connection:
         except JunbanError as exc:
             self.close(protocol.BAD_TOKEN, exc.code)
             return
+        self._verified(principal)
+
+    def _verified(self, principal: Principal) -> None:
+        """``principal``'s token verified: check its version (a revoked one closes with
+        4401), then sign in with it."""
         versions = self.rt.versions
         if principal.token_version is None or versions is None:
             self._signed_in(principal)
@@ -246,6 +274,12 @@ class Connection:
         self._signed_in(principal)
 
     def _signed_in(self, principal: Principal) -> None:
+        if self._seat is not None:  # counted under the token from now on (4429: at its cap)
+            seat = self.rt.ws_caps.retake(self._seat, self.ip, principal)
+            self._seat = seat if isinstance(seat, Seat) else None
+            if isinstance(seat, Refusal):
+                self.close(protocol.RATE_LIMITED, seat.message)
+                return
         self.principal = principal
         if self._expiry is not None:
             self._expiry.cancel()

@@ -23,6 +23,7 @@ import orjson
 from websockets.frames import Frame, Opcode
 
 from hub.errors import Close
+from hub.jsondepth import MAX_DEPTH, too_deep
 
 # the close codes the hub sends (hub.errors.Close is the one list, docs/api.md its table)
 MALFORMED = Close.MALFORMED
@@ -65,12 +66,15 @@ class MalformedFrame(ValueError):
 
 
 def decode_client_frame(data: bytes, *, text: bool) -> ClientFrame:
-    """Decode a client frame: JSON in text frames, msgpack in binary ones."""
+    """Decode a client frame: JSON in text frames, msgpack in binary ones. JSON nested
+    deeper than ``jsondepth.MAX_DEPTH`` is malformed before it is decoded."""
+    if text and too_deep(data):
+        raise MalformedFrame(f"nested deeper than {MAX_DEPTH} levels")
     try:
         frame: ClientFrame = _json_decoder.decode(data) if text else _msgpack_decoder.decode(data)
         return frame
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise MalformedFrame(str(exc)) from exc
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+        raise MalformedFrame(str(exc) or type(exc).__name__) from exc
 
 
 def choose_subprotocol(offered: list[str] | tuple[str, ...]) -> str | None:

@@ -20,6 +20,7 @@ from hub.contracts import hours as hours_mod
 from hub.contracts import money
 from hub.contracts.lifecycle import TOKYO
 from hub.contracts.model import Contract, Incident
+from hub.csvsafe import cell
 
 LineKind = Literal["initial_fee", "service_fee", "refund", "surcharge", "late_fee"]
 
@@ -213,11 +214,11 @@ def invoice_csv(invoice: Invoice) -> str:
     for line in invoice.lines:
         writer.writerow(
             [
-                _cell(invoice.contract_id),
+                cell(invoice.contract_id),
                 invoice.month,
                 line.kind,
                 line.part,
-                _cell(line.description),
+                cell(line.description),
                 line.quantity,
                 "" if line.unit_price is None else line.unit_price,
                 line.amount,
@@ -229,11 +230,6 @@ def invoice_csv(invoice: Invoice) -> str:
         ("tax", f"{invoice.tax_rate} {invoice.tax_rounding}", invoice.tax),
         ("total", "", invoice.total),
     ):
-        row = [_cell(invoice.contract_id), invoice.month, kind, "", "", quantity, "", amount, ""]
+        row = [cell(invoice.contract_id), invoice.month, kind, "", "", quantity, "", amount, ""]
         writer.writerow(row)
     return out.getvalue()
-
-
-def _cell(text: str) -> str:
-    """Text a spreadsheet could take for a formula is quoted with a leading apostrophe."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

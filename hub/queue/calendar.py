@@ -3,21 +3,50 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache, lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+NOT_A_PLACE = frozenset({"localtime", "posixrules", "Factory"})
+"""Files of the zone database that name no place: the server's own setting ("localtime",
+changed with the machine), a template ("posixrules"), an unset zone ("Factory")."""
+
+
+@cache
+def _places() -> frozenset[str]:
+    """The IANA zone names (``Asia/Tokyo``, ``UTC``, ``Japan``…) of the installed database,
+    without ``NOT_A_PLACE`` and without the ``posix/`` and ``right/`` copies."""
+    return frozenset(available_timezones() - NOT_A_PLACE)
 
 
 @lru_cache(maxsize=256)
 def zone(tz: str) -> ZoneInfo:
-    """The ZoneInfo for ``tz``; ValueError for an unknown name."""
+    """The ZoneInfo for ``tz``, an IANA zone name; ValueError for any other name (unknown,
+    a directory such as "Asia", a path, "localtime", "posixrules", "Factory"). Validates a
+    facility's or a contract's time zone before it is stored."""
+    if tz not in _places():
+        raise ValueError(f"unknown time zone {tz!r}")
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "Asia" is a directory
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ValueError(f"unknown time zone {tz!r}") from exc
 
 
+@lru_cache(maxsize=256)
+def _stored_zone(tz: str) -> ZoneInfo:
+    """The ZoneInfo of a queue's stored time zone, ``zone`` or, for a name stored before
+    ``zone`` refused it (e.g. "localtime"), whatever the database holds under it, so such
+    a queue keeps working until its facility is given a real zone."""
+    try:
+        return zone(tz)
+    except ValueError:
+        try:
+            return ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+            raise ValueError(f"unknown time zone {tz!r}") from exc
+
+
 def local_time(at: float, tz: str) -> datetime:
-    return datetime.fromtimestamp(at, zone(tz))
+    return datetime.fromtimestamp(at, _stored_zone(tz))
 
 
 def business_day(at: float, tz: str) -> str:

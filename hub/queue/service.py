@@ -11,6 +11,7 @@ the whole batch, so no ticket is lost or numbered twice.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from collections import deque
@@ -37,6 +38,7 @@ from hub.queue.model import (
 )
 from hub.queue.store import QueueStore
 
+log = logging.getLogger("junban")
 MAX_BATCH = 512
 MAX_ATTEMPTS = 20
 SNAPSHOT_EVERY = 32
@@ -121,7 +123,8 @@ class QueueWriter:
                 await self._commit(batch)
             except RedisError as exc:
                 self.last_seen, self.state = self.state or self.last_seen, None
-                _fail(batch, Unavailable(f"storage unavailable: {exc}", code="redis_unavailable"))
+                log.warning("queue %s: storage unavailable: %s", self.info, exc)
+                _fail(batch, Unavailable("storage is unavailable, retry", code="redis_unavailable"))
             except Exception as exc:  # a bug must not strand the waiting requests
                 self.last_seen, self.state = self.state or self.last_seen, None
                 _fail(batch, exc)

@@ -1,4 +1,4 @@
-"""HTTP routes of accounts (Art. 33) and the audit log: login with lockout, password change,
+"""HTTP routes of accounts (Art. 33) and the audit log: login under a throttle, password change,
 revocation ("credentials stolen"), and reading/exporting the audit log."""
 
 from __future__ import annotations
@@ -30,12 +30,16 @@ class PasswordRequest(msgspec.Struct, kw_only=True):
 
 
 async def login(request: Request) -> Response:
-    """A login token; 401 for a wrong name or password (the same either way), 423 once a
-    name has failed ``JUNBAN_LOGIN_LOCKOUT`` times (a success resets the count)."""
+    """A login token; 401 for a wrong name or password (the same either way), 429
+    ``login_throttled`` while this address waits after ``JUNBAN_LOGIN_THROTTLE`` failures
+    on the name (growing waits; a success ends them)."""
     services = services_of(request)
     body = parse(await read_limited(request, services.settings.max_body_bytes), LoginRequest)
-    caller = Caller(ip=client_ip(request), user_agent=request.headers.get("user-agent", ""))
-    return json_response(await services.accounts.login(body.user, body.password, caller))
+    return json_response(await services.accounts.login(body.user, body.password, _caller(request)))
+
+
+def _caller(request: Request) -> Caller:
+    return Caller(ip=client_ip(request), user_agent=request.headers.get("user-agent", ""))
 
 
 def _account(request: Request) -> Principal:
@@ -45,12 +49,14 @@ def _account(request: Request) -> Principal:
 
 
 async def change_password(request: Request) -> Response:
-    """Change one's own password: every older token of the account stops working and the
-    answer carries a fresh one."""
+    """Change one's own password (a wrong ``old`` counts as a failed login from this
+    address): every older token of the account stops working and the answer carries a
+    fresh one."""
     name = _account(request).subject
     services = services_of(request)
     body = parse(await read_limited(request, services.settings.max_body_bytes), PasswordRequest)
-    return json_response(await services.accounts.change_password(name, body.old, body.new))
+    changed = await services.accounts.change_password(name, body.old, body.new, _caller(request))
+    return json_response(changed)
 
 
 async def revoke_own(request: Request) -> Response:
@@ -118,6 +124,7 @@ def _log_of(request: Request) -> str | None:
 
 
 _ENTRY_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}\Z")
+_U64_MAX = 2**64 - 1
 
 
 async def audit_log(request: Request) -> Response:
@@ -139,10 +146,18 @@ async def audit_log(request: Request) -> Response:
 
 
 def _after(request: Request) -> str | None:
+    """``after``: a stream entry id whose two parts are at most 2^64-1 (Redis' range), and
+    not the last possible id (nothing can follow it); else 400 ``invalid_query``, never a
+    Redis error."""
     after = request.query_params.get("after") or None
-    if after is not None and not _ENTRY_ID.match(after):
+    if after is not None and not (_ENTRY_ID.match(after) and _below_last_id(after)):
         raise BadRequest("after is an entry id such as 1764000000000-0", code="invalid_query")
     return after
+
+
+def _below_last_id(entry_id: str) -> bool:
+    ms, seq = (int(part) for part in entry_id.split("-"))
+    return ms <= _U64_MAX and seq <= _U64_MAX and (ms, seq) != (_U64_MAX, _U64_MAX)
 
 
 async def audit_csv(request: Request) -> Response:
@@ -168,7 +183,7 @@ ROUTES = [
         "/v1/auth/login",
         "POST",
         login,
-        "Log in with user and password → token (5 failures lock the name for 15 min)",
+        "Log in with user and password → token (after 3 failures from one address, growing waits)",
         access="public",
         body=LoginRequest,
         body_required=True,
@@ -176,8 +191,7 @@ ROUTES = [
             200: "{token, role, facility, expires_in}",
             401: "invalid_credentials",
             422: "invalid_body",
-            423: "account_locked (Retry-After)",
-            429: "rate_limited",
+            429: "login_throttled | rate_limited (Retry-After)",
         },
     ),
     ApiRoute(
@@ -193,7 +207,7 @@ ROUTES = [
             401: "invalid_credentials | token_revoked",
             403: "no_account",
             422: "weak_password | invalid_body",
-            423: "account_locked",
+            429: "login_throttled (Retry-After)",
         },
     ),
     ApiRoute(

@@ -12,6 +12,7 @@ import msgspec
 from starlette.requests import Request
 
 from hub.errors import BadRequest, PayloadTooLarge, Unprocessable
+from hub.jsondepth import MAX_DEPTH, too_deep
 
 Short = Annotated[str, msgspec.Meta(max_length=100)]
 Room = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
@@ -104,9 +105,11 @@ def parse(raw: bytes, shape: type[Body], *, optional: bool = False) -> Body:
         if optional:
             return shape()
         raise BadRequest("a JSON body is required", code="bad_json")
+    if too_deep(raw):
+        raise BadRequest(f"the JSON nests deeper than {MAX_DEPTH} levels", code="json_too_deep")
     try:
         return msgspec.json.decode(raw, type=shape)
     except msgspec.ValidationError as exc:
         raise Unprocessable(str(exc), code="invalid_body") from exc
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}", code="bad_json") from exc

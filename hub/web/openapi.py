@@ -60,6 +60,10 @@ def _operation(route: ApiRoute) -> dict[str, Any]:
             }
         )
     responses = dict(route.responses)
+    if route.method not in ("GET", "HEAD"):
+        forbidden = responses.get(403)
+        responses[403] = f"{forbidden} | cross_origin" if forbidden else "cross_origin"
+        responses.setdefault(415, "unsupported_media_type: the body is not application/json")
     if route.idempotent:
         responses.setdefault(422, "invalid_body | idempotency_key_reused")
         responses.setdefault(503, "busy | redis_unavailable: retry with the same key")

@@ -16,11 +16,13 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     """200 when Redis answers and the live pub/sub link is up; 503 (degraded) otherwise."""
     services = services_of(request)
-    problem = await services.redis_problem(timeout=2.0)
+    retry = {"Retry-After": "2"}
+    problem = await services.redis_problem(timeout=services.settings.redis_timeout_s)
     if problem is not None:
-        return json_response({"status": "unavailable", "redis": problem}, 503)
+        return json_response({"status": "unavailable", "redis": problem}, 503, retry)
     if services.bridge is None or not services.bridge.ready:
-        return json_response({"status": "degraded", "redis": "ok", "live": "reconnecting"}, 503)
+        body = {"status": "degraded", "redis": "ok", "live": "reconnecting"}
+        return json_response(body, 503, retry)
     live = services.live
     connections = live.connections if live else 0
     return json_response({"status": "ok", "redis": "ok", "live": "ok", "ws": connections})

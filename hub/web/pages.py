@@ -74,10 +74,20 @@ def accept_language(header: str) -> str:
     return best
 
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_PORT = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]{{2,45}}\])(?::[0-9]{{1,5}})?")
+"""A Host header fit to be a CSP source: a DNS name, IPv4 or [IPv6] address, and a port."""
+
+
 def security_headers(request: Request) -> dict[str, str]:
-    """A light CSP: only this hub's scripts, styles, images and connections (WebSocket too)."""
+    """A light CSP: only this hub's scripts, styles, images and connections (WebSocket too).
+
+    The WebSocket sources name the request's Host only when it is a plain ``host[:port]``
+    (``_HOST_PORT``); any other Host (spaces, ``;``, quotes: an attempt to add directives)
+    is left out of the policy, which then allows ``'self'`` only."""
     host = request.headers.get("host", "")
-    ws = f"ws://{host} wss://{host}" if host else ""
+    fits = len(host) <= 260 and _HOST_PORT.fullmatch(host) is not None
+    ws = f"ws://{host} wss://{host}" if fits else ""
     csp = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
         f"connect-src 'self' {ws}; base-uri 'none'; form-action 'self'; object-src 'none'; "

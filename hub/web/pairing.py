@@ -9,7 +9,7 @@ from hub.web.routing import ApiRoute, client_ip, facility_of, json_response, ser
 
 
 async def create_pairing(request: Request) -> Response:
-    """A fresh 6-digit code for this facility (staff only)."""
+    """A fresh 8-digit code for this facility (staff only)."""
     body = await services_of(request).pairing.create(facility_of(request))
     return json_response(body, status=201)
 
@@ -25,7 +25,7 @@ ROUTES = [
         "/v1/facilities/{facility}/monitor-pairings",
         "POST",
         create_pairing,
-        "A one-time 6-digit code (10 min) that pairs a waiting-room monitor",
+        "A one-time 8-digit code (10 min) that pairs a waiting-room monitor",
         access="staff",
         responses={
             201: "{code, facility, expires_in}",
@@ -45,7 +45,7 @@ ROUTES = [
             200: "{token, role, facility, expires_in}",
             400: "invalid_code, invalid_facility",
             404: "unknown_pairing_code (wrong, used or expired)",
-            429: "rate_limited",
+            429: "rate_limited (per address; per facility only after 3 wrong claims)",
         },
     ),
 ]

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import orjson
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.audit import AuditEntry, AuditLog
+from hub.audit import AuditEntry, AuditLog, storage_failed
 from hub.auth import (
     Access,
     Principal,
@@ -24,7 +26,7 @@ from hub.auth import (
     require_staff_any,
     require_ticket_or_staff,
 )
-from hub.errors import BadRequest, JunbanError, Unauthorized
+from hub.errors import BadRequest, Forbidden, JunbanError, Unauthorized, UnsupportedMediaType
 from hub.queue.model import FACILITY_RE, split_info
 from hub.queue.service import Idempotency
 
@@ -127,15 +129,24 @@ def facility_of(request: Request) -> str:
 
 
 def idempotency_of(request: Request, raw_body: bytes) -> Idempotency | None:
-    """The request's Idempotency-Key, scoped to its caller's token (another caller's equal
-    key never sees this answer) and fingerprinted by method, path and body."""
+    """The request's Idempotency-Key, scoped to its caller (another caller's equal key never
+    sees this answer) and fingerprinted by method, path and body.
+
+    The caller is its token; without a token, its client address (``client_ip``). So two
+    anonymous patients sending the same key and body get two tickets, never one ticket and
+    token between them. The price: an anonymous retry from another address (a phone moving
+    from Wi-Fi to mobile data between the attempt and its retry) is a new request, and
+    takes a second ticket; the per-address rate limit still bounds that."""
     key = request.headers.get("idempotency-key")
     if key is None:
         return None
     if not 1 <= len(key) <= 200:
         raise BadRequest("Idempotency-Key must be 1 to 200 characters", code="bad_request")
     token = request.headers.get("authorization")
-    caller = hashlib.sha256(token.encode()).hexdigest()[:16] if token else "anonymous"
+    if token:
+        caller = hashlib.sha256(token.encode()).hexdigest()[:16]
+    else:  # "ip-…" never equals a token's 16 hex digits
+        caller = "ip-" + hashlib.sha256(client_ip(request).encode()).hexdigest()[:16]
     key = f"{caller}:{key}"
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.url.path.encode(), raw_body):
@@ -164,6 +175,44 @@ async def authenticate(request: Request) -> Principal | None:
         return None
     request.scope[_AUTH] = principal
     return principal
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def check_same_site(request: Request) -> None:
+    """A request that changes state must not come from another site's page: a browser sends
+    ``Origin`` with every cross-site POST/PUT/DELETE (form, ``fetch`` in ``no-cors`` mode or
+    ``sendBeacon``), and one that is not this hub's own host (or ``JUNBAN_PUBLIC_URL``'s) is
+    403 ``cross_origin``, before anything is read or counted. A body must be
+    ``application/json`` (415 ``unsupported_media_type``): the content type a page of another
+    site can only send after a CORS preflight, which this hub never grants for such routes.
+    Servers and apps send no ``Origin`` and are unaffected."""
+    if request.method in SAFE_METHODS:
+        return
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc.lower() not in _own_hosts(request):
+        raise Forbidden(
+            "requests from another site's page may not change anything", code="cross_origin"
+        )
+    has_body = request.headers.get("content-length", "0") not in ("", "0") or (
+        "transfer-encoding" in request.headers
+    )
+    if has_body:
+        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media_type != "application/json":
+            raise UnsupportedMediaType(
+                "send the body as application/json", code="unsupported_media_type"
+            )
+
+
+def _own_hosts(request: Request) -> set[str]:
+    """This hub's host[:port] as the request names it, and JUNBAN_PUBLIC_URL's."""
+    own = {request.headers.get("host", "").lower()}
+    public_url = services_of(request).settings.public_url
+    if public_url:
+        own.add(urlsplit(public_url).netloc.lower())
+    return own
 
 
 def check_access(access: Access, request: Request) -> Principal | None:
@@ -206,6 +255,7 @@ def serve(route: ApiRoute) -> Endpoint:
     audit_reads = access in AUDITED_READS
 
     async def endpoint(request: Request) -> Response:
+        check_same_site(request)
         check_access(access, request)
         return await handler(request)
 
@@ -222,10 +272,11 @@ def serve(route: ApiRoute) -> Endpoint:
         except JunbanError as exc:
             entry = _entry(request, route, principal, exc.status, exc.code)
             if not reading or _READS.first(entry):
-                await audit_log.append_quietly(entry)
+                await _audit_refusal(audit_log, entry, storage_failed=exc.status == 503)
             raise
-        except Exception:
-            await audit_log.append_quietly(_entry(request, route, principal, 500, "error"))
+        except Exception as exc:
+            entry = _entry(request, route, principal, 500, "error")
+            await _audit_refusal(audit_log, entry, storage_failed=storage_failed(exc))
             raise
         entry = _entry(request, route, principal, response.status_code, "ok")
         if not reading or _READS.first(entry):
@@ -235,6 +286,23 @@ def serve(route: ApiRoute) -> Endpoint:
     served.__name__ = handler.__name__
     served.__doc__ = handler.__doc__
     return served
+
+
+_PENDING: set[asyncio.Task[None]] = set()
+"""Audit writes sent off in the background (held so the loop does not drop them)."""
+
+
+async def _audit_refusal(audit_log: AuditLog, entry: AuditEntry, *, storage_failed: bool) -> None:
+    """Audit a refused or failed action before the error answer goes out, except when the
+    storage itself failed: that write would wait out the same Redis deadline and double the
+    client's wait, so it is sent off in the background (and lost, logged, if Redis stays
+    down)."""
+    if not storage_failed:
+        await audit_log.append_quietly(entry)
+        return
+    task = asyncio.create_task(audit_log.append_quietly(entry))
+    _PENDING.add(task)
+    task.add_done_callback(_PENDING.discard)
 
 
 class ReadDedupe:

@@ -209,9 +209,10 @@ async def test_counters_switch_by_tab_and_digit_and_pairing_code(
 
     await console.click("#pair")
     code = console.locator("#pairing-code")
-    await expect(code).to_have_text(re.compile(r"^[0-9]{6}$"))
+    await expect(code).to_have_text(re.compile(r"^[0-9]{4} [0-9]{4}$"))  # read out in halves
+    digits = (await code.text_content() or "").replace(" ", "")
     claimed = await client.post(
-        f"/v1/facilities/{facility}/monitor-pairings/{await code.text_content()}/claim",
+        f"/v1/facilities/{facility}/monitor-pairings/{digits}/claim",
         headers={"X-Forwarded-For": "192.0.2.77"},
     )
     assert claimed.status_code == 200 and claimed.json()["facility"] == facility
@@ -236,6 +237,11 @@ async def test_login_errors_logout_and_expiry(
         await expect(page.locator("#login-error")).to_have_text(
             "ユーザー名またはパスワードが違います。"
         )
+        for _ in range(5):  # after the 3rd failure from here the next try must wait (429)
+            await page.click("#login-form button")  # waits for the last answer (enabled)
+            if "秒待って" in (await page.locator("#login-error").text_content() or ""):
+                break
+        await expect(page.locator("#login-error")).to_contain_text("秒待ってから")
         await page.fill("#login-form [name=user]", foreign)
         await page.fill("#login-form [name=password]", PASSWORD)
         await page.click("#login-form button")

@@ -130,11 +130,11 @@ async def test_pairing_code_connects_a_monitor_once(
     await expect(tv.locator("#board")).to_be_hidden()
     await tv.fill("#pairing-code", "12a")
     await tv.click("#pairing-form button")
-    await expect(tv.locator("#pairing-error")).to_contain_text("6 桁")
+    await expect(tv.locator("#pairing-error")).to_contain_text("8 桁")
     code = (await staff_post(client, facility, f"/v1/facilities/{facility}/monitor-pairings"))[
         "code"
     ]
-    await tv.fill("#pairing-code", code)
+    await tv.fill("#pairing-code", f"{code[:4]} {code[4:]}")  # as the console groups it
     await tv.click("#pairing-form button")
     await expect(tv.locator("#board")).to_be_visible()
     await expect(tv.locator("#pairing")).to_be_hidden()

@@ -179,7 +179,7 @@ async def test_cors_only_on_public_reads(client: httpx.AsyncClient, facility: st
     assert staff.status_code == 200
     assert "access-control-allow-origin" not in staff.headers
     taken = await client.post(f"/v1/queues/{info}/tickets", headers=origin)
-    assert taken.status_code == 201
+    assert taken.status_code == 403 and taken.json()["error"]["code"] == "cross_origin"
     assert "access-control-allow-origin" not in taken.headers
     staff_preflight = await client.options(
         f"/v1/queues/{info}/call-next",

@@ -213,7 +213,8 @@ async def test_bad_input_is_a_clear_4xx_and_changes_nothing(client: httpx.AsyncC
     ):  # fmt: skip
         r = await client.post(C, json=body, headers=OPERATOR)
         assert r.status_code == 422 and r.json()["error"]["code"] == code, (body, r.text)
-    assert (await client.post(C, content=b"{", headers=OPERATOR)).status_code == 400
+    json_type = {**OPERATOR, "Content-Type": "application/json"}
+    assert (await client.post(C, content=b"{", headers=json_type)).status_code == 400
     assert (await client.post(C, json=FEES, headers=staff_headers("1"))).status_code == 403
     assert (await client.get(f"{C}/cnothere", headers=OPERATOR)).status_code == 404
     contract = await applied(client)

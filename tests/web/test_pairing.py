@@ -7,7 +7,7 @@ import random
 
 import httpx
 
-from hub.pairing import CLAIM_LIMIT_PER_FACILITY, MONITOR_TOKEN_TTL_S
+from hub.pairing import CLAIM_FAILURES_PER_FACILITY, FREE_FAILURES, MONITOR_TOKEN_TTL_S
 from tests.conftest import OPERATOR, TOKENS, bearer, make_facility, staff_headers
 
 _addresses = itertools.count(random.randint(1, 200) * 250)
@@ -32,12 +32,12 @@ async def new_code(client: httpx.AsyncClient, facility: str) -> str:
     body = r.json()
     assert body["facility"] == facility and body["expires_in"] == 600
     code: str = body["code"]
-    assert len(code) == 6 and code.isdigit()
+    assert len(code) == 8 and code.isdigit()
     return code
 
 
 async def test_code_pairs_a_monitor_once(client: httpx.AsyncClient, facility: str) -> None:
-    """Staff get a 6-digit code; claiming it yields a monitor token of that facility; a second
+    """Staff get an 8-digit code; claiming it yields a monitor token of that facility; a second
     claim of the same code is refused with 404 unknown_pairing_code."""
     code = await new_code(client, facility)
     me = address()
@@ -97,16 +97,16 @@ async def test_bad_facility_and_bad_code_are_clear_errors(client: httpx.AsyncCli
     assert malformed.status_code == 400
     assert malformed.json()["error"]["code"] == "invalid_facility"
     me = address()
-    for code in ("12345", "1234567", "abcdef", "12 456", "１２３４５６"):
+    for code in ("123456", "1234567", "123456789", "abcdefgh", "1234 678", "１２３４５６７８"):
         r = await client.post(claim("1234", code), headers=me)
         assert r.status_code == 400, (code, r.text)
         assert r.json()["error"]["code"] == "invalid_code"
-    bad_facility = await client.post(claim("12x", "123456"), headers=me)
+    bad_facility = await client.post(claim("12x", "12345678"), headers=me)
     assert bad_facility.status_code == 400
     assert bad_facility.json()["error"]["code"] == "invalid_facility"
-    get = await client.get(claim("1234", "123456"))
+    get = await client.get(claim("1234", "12345678"))
     assert get.status_code == 405
-    old = await client.post("/v1/monitor-pairings/123456/claim", headers=me)
+    old = await client.post("/v1/monitor-pairings/12345678/claim", headers=me)
     assert old.status_code == 404  # the global route is gone: codes belong to a facility
 
 
@@ -116,7 +116,7 @@ async def test_claims_are_rate_limited_per_address(
     """Guessing codes from one address stops after 10 tries a minute (429, Retry-After);
     a real code still works from another address, and a refused claim does not spend it."""
     code = await new_code(client, facility)
-    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    wrong = f"{(int(code) + 1) % 10**8:08d}"
     guesser = address()
     statuses = [
         (await client.post(claim(facility, wrong), headers=guesser)).status_code for _ in range(10)
@@ -146,15 +146,26 @@ async def test_a_code_belongs_to_its_facility(client: httpx.AsyncClient) -> None
 async def test_guessing_at_one_facility_never_blocks_pairing_at_another(
     client: httpx.AsyncClient,
 ) -> None:
-    """Many addresses guessing one clinic's codes hit that clinic's limit (429); pairing at
-    another clinic goes on (no global limit)."""
+    """Addresses that keep guessing one clinic's codes spend that clinic's shared budget
+    (429); pairing at another clinic goes on (no global limit), and so does the real claim
+    at the guessed clinic (a fresh address is always checked)."""
     target = await make_facility(client, ("01",))
     elsewhere = await make_facility(client, ("01",))
-    statuses = [
-        (await client.post(claim(target, f"{n:06d}"), headers=address())).status_code
-        for n in range(CLAIM_LIMIT_PER_FACILITY[0] + 1)
-    ]
-    assert set(statuses[:-1]) == {404} and statuses[-1] == 429, statuses
+    guesses = itertools.count(10_000_000)
+    statuses: list[int] = []
+    networks = CLAIM_FAILURES_PER_FACILITY[0] // (10 - FREE_FAILURES) + 2
+    for _ in range(networks):
+        me = address()
+        for _ in range(10):  # the address's own limit: 10 a minute
+            r = await client.post(claim(target, str(next(guesses))), headers=me)
+            statuses.append(r.status_code)
+    assert set(statuses) == {404, 429}, statuses
+    free = FREE_FAILURES * networks
+    assert free + 90 <= statuses.count(404) <= free + CLAIM_FAILURES_PER_FACILITY[0] + 2
+    assert statuses[-10:] == [404] * FREE_FAILURES + [429] * (10 - FREE_FAILURES)
     code = await new_code(client, elsewhere)
     ok = await client.post(claim(elsewhere, code), headers=address())
     assert ok.status_code == 200 and ok.json()["facility"] == elsewhere
+    code = await new_code(client, target)
+    ok = await client.post(claim(target, code), headers=address())
+    assert ok.status_code == 200 and ok.json()["facility"] == target

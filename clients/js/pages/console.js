@@ -167,7 +167,9 @@ async function login(event) {
     });
     const data = await r.json().catch(() => ({}));
     if (!r.ok) {
+      const wait = r.headers.get("Retry-After") || "数";
       $("login-error").textContent = r.status === 401 ? "ユーザー名またはパスワードが違います。"
+        : data.error?.code === "login_throttled" ? `失敗が続いたため、${wait} 秒待ってからもう一度お試しください。`
         : data.error?.message || `HTTP ${r.status}`;
       return;
     }
@@ -568,7 +570,7 @@ function saveMessage(event) {
 function pairMonitor() {
   return act("pair", async () => {
     const data = await api("POST", `/v1/facilities/${facility}/monitor-pairings`);
-    $("pairing-code").textContent = data.code;
+    $("pairing-code").textContent = data.code.replace(/^(\d{4})(\d{4})$/, "$1 $2");
     $("pairing").showModal();
   });
 }

@@ -64,16 +64,16 @@ function showPairing(reason = "") {
 }
 
 const PAIRING_ERRORS = {
-  invalid_code: "6 桁の数字を入力してください。",
+  invalid_code: "8 桁の数字を入力してください。",
   unknown_pairing_code: "コードが違うか、使用済みまたは期限切れです。スタッフ画面で新しいコードを発行してください。",
   rate_limited: "試行回数が多すぎます。1 分ほど待ってからもう一度お試しください。",
 };
 
 async function claimCode(event) {
   event.preventDefault();
-  const code = $("pairing-code").value.trim();
+  const code = $("pairing-code").value.replace(/[\s-]/g, "");
   const button = event.submitter || $("pairing-form").querySelector("button");
-  if (!/^[0-9]{6}$/.test(code)) {
+  if (!/^[0-9]{8}$/.test(code)) {
     $("pairing-error").textContent = PAIRING_ERRORS.invalid_code;
     return;
   }
