@@ -10,37 +10,16 @@ password checks, on login and on password change alike.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import math
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
 
 import httpx
-import pytest
 
-from tests.conftest import OPERATOR, HubProcess, bearer, make_facility, start_hub
+from tests.conftest import OPERATOR, bearer, make_facility, start_hub
+from tests.hostile.conftest import addresses
 
-_hosts = itertools.count(1)
-
-
-def address() -> dict[str, str]:
-    """A client address of its own (the hub believes X-Forwarded-For from 127.0.0.1)."""
-    n = next(_hosts)
-    return {"X-Forwarded-For": f"192.0.{n // 250 % 250}.{n % 250 + 1}"}
-
-
-@pytest.fixture(scope="module")
-def hub(redis_url: str) -> Iterator[HubProcess]:
-    process = start_hub(redis_url, JUNBAN_TRUSTED_PROXIES="127.0.0.1")
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-async def client(hub: HubProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=hub.base_url, timeout=120) as c:
-        yield c
+address = addresses("192.0")
 
 
 async def new_user(client: httpx.AsyncClient) -> str:

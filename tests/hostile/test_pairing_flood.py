@@ -11,34 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from hub.pairing import CLAIM_FAILURES_PER_FACILITY, CLAIM_LIMIT_PER_IP, FREE_FAILURES
-from tests.conftest import HubProcess, make_facility, staff_headers, start_hub
+from tests.conftest import make_facility, staff_headers
+from tests.hostile.conftest import addresses
 
-_hosts = itertools.count(1)
-
-
-def address() -> dict[str, str]:
-    """A client address of its own (the hub believes X-Forwarded-For from 127.0.0.1)."""
-    n = next(_hosts)
-    return {"X-Forwarded-For": f"198.18.{n // 250 % 250}.{n % 250 + 1}"}
-
-
-@pytest.fixture(scope="module")
-def hub(redis_url: str) -> Iterator[HubProcess]:
-    process = start_hub(redis_url, JUNBAN_TRUSTED_PROXIES="127.0.0.1")
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-async def client(hub: HubProcess) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=hub.base_url, timeout=30) as c:
-        yield c
+address = addresses("198.18")
 
 
 def claim(facility: str, code: str) -> str:
