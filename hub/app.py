@@ -198,7 +198,7 @@ def build_services(settings: Settings) -> Services:
     tokens = Tokens(load_secret(settings.secret, settings.data_dir))
     limiter = RateLimiter(client)
     versions = TokenVersions(client)
-    login_guard = LoginGuard(client, *_lockout(settings.login_throttle))
+    login_guard = LoginGuard(client, *_throttle(settings.login_throttle))
     audit = AuditLog(client, settings.audit_maxlen)
     accounts = AccountService(
         users, login_guard, versions, tokens, limiter, audit, facilities, settings.token_ttl_s
@@ -224,7 +224,7 @@ def build_services(settings: Settings) -> Services:
     )
 
 
-def _lockout(setting: tuple[int, float]) -> tuple[int, int]:
+def _throttle(setting: tuple[int, float]) -> tuple[int, int]:
     failures, seconds = setting
     return failures, max(1, int(seconds))
 

@@ -1,12 +1,12 @@
 """The audit log: who did what, when, from where, with what outcome. Append-only.
 
 Every staff and operator action through the API is one entry (``hub.web.routing`` writes it
-after the action; logins and lockouts are written by the login route). Entries live in Redis
-streams, never trimmed unless ``JUNBAN_AUDIT_MAXLEN`` says so:
+after the action; logins, failed and throttled ones too, are written by the login use case).
+Entries live in Redis streams, never trimmed unless ``JUNBAN_AUDIT_MAXLEN`` says so:
 
 - ``jb:{facility}:audit``: everything done to one facility (its staff's actions, and the
   operator's actions that target it), in the facility's hash tag;
-- ``jb:audit:ops``: every operator action, and account events (login, failure, lockout,
+- ``jb:audit:ops``: every operator action, and account events (login, failure, throttling,
   revocation) of operators and of unknown names.
 
 An entry's stream id is its time (ms) and its order; fields are flat strings (see ``FIELDS``).
