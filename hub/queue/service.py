@@ -106,6 +106,13 @@ class QueueWriter:
                     except JunbanError as err:
                         outcomes[i] = err
 
+    async def _still_current(self, state: QueueState) -> bool:
+        """Is ``state`` what Redis holds? A batch that only refuses writes nothing, so no
+        version check guards it: without this look, a refusal decided on this process's
+        cached state would outlive a change another process made (web reopened there)."""
+        stored = await self.store.stored_version(self.info)
+        return stored is not None and stored == (state.version, state.epoch)
+
     def _notice_regression(self, loaded: QueueState) -> None:
         if _went_back(self.last_seen, loaded):
             self.replacing_epoch = loaded.epoch
@@ -131,6 +138,7 @@ class QueueWriter:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         batch = _fold_duplicate_keys(batch)
+        fresh = False
         for _ in range(MAX_ATTEMPTS):
             if not batch:
                 return
@@ -141,6 +149,7 @@ class QueueWriter:
                     return
                 self._notice_regression(loaded.state)
                 self.state, self.snapshot_version = loaded.state, loaded.snapshot_version
+                fresh = True
             base = self.state
             work = base.copy()
             work.version = base.version + 1
@@ -165,6 +174,9 @@ class QueueWriter:
                     answers.append((p.idempotency.key, _answer_bytes(p.idempotency, result)))
                     answered.append(p)
             if not events:
+                if not fresh and not await self._still_current(base):
+                    self.last_seen, self.state = self.state, None
+                    continue  # another process changed the queue: decide on its state
                 # nothing changed: answers must show the unchanged version
                 outcomes = [o if isinstance(o, Exception) else None for o in outcomes]
                 await self._replay_refusals(batch, outcomes)

@@ -105,6 +105,12 @@ class QueueStore:
         for info in snapshots:
             await self._load(keys=[keys.queue(info), keys.log(info)], client=pipe)
 
+    async def stored_version(self, info: str) -> tuple[int, str] | None:
+        """The queue's stored (version, epoch), one small round trip; None if no queue."""
+        found = await self.redis.hmget(keys.queue(info), ["v", "epoch"])
+        v, epoch = cast(list[bytes | None], found)
+        return None if v is None else (int(v), (epoch or b"").decode())
+
     async def load_view(self, info: str) -> tuple[bytes, int] | None:
         """The stored public view JSON and its version (one round trip, no decoding)."""
         found = await self.redis.hmget(keys.queue(info), ["view", "v"])
