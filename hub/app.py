@@ -203,7 +203,7 @@ def build_services(settings: Settings) -> Services:
     accounts = AccountService(
         users, login_guard, versions, tokens, limiter, audit, facilities, settings.token_ttl_s
     )
-    contract_service = ContractService(contract_store, facilities, service, sync, limiter)
+    contract_service = ContractService(contract_store, facilities, service, sync)
     return Services(
         settings=settings,
         redis=client,
@@ -212,7 +212,7 @@ def build_services(settings: Settings) -> Services:
         audit=audit,
         queues=QueueActions(service, store, facilities, limiter, tokens, settings),
         contracts=contract_service,
-        facilities=FacilityService(facilities, store, service, contract_service),
+        facilities=FacilityService(facilities, store, service, contract_service, limiter),
         accounts=accounts,
         pairing=PairingService(PairingCodes(client), facilities, limiter, tokens),
         queue_store=store,

@@ -1,7 +1,7 @@
 """The facility use cases: its public record with the live queues (the partner API), the
-i-message, suspension outside a contract, and creating one. The record and its store live in
-``hub.queue.facilities``; a facility under contract is suspended through its contract
-(``hub.contracts.service``), so the two never disagree."""
+i-message, suspension outside a contract, its own rate limits (Art. 37), and creating one.
+The record and its store live in ``hub.queue.facilities``; a facility under contract is
+suspended through its contract (``hub.contracts.service``), so the two never disagree."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from hub.contracts.changes import rate_limit
 from hub.contracts.gates import check_api_option
 from hub.contracts.service import ContractService
 from hub.errors import Conflict, NotFound, Unprocessable
@@ -19,6 +20,7 @@ from hub.queue.facilities import Facility, FacilityStore
 from hub.queue.model import QueueConfig
 from hub.queue.service import QueueService
 from hub.queue.store import QueueStore
+from hub.ratelimit import RateLimiter
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +41,13 @@ class FacilityService:
         store: QueueStore,
         queues: QueueService,
         contracts: ContractService,
+        limiter: RateLimiter,
     ) -> None:
         self.facilities = facilities
         self.store = store
         self.queues = queues
         self.contracts = contracts
+        self.limiter = limiter
 
     async def require(self, number: str) -> Facility:
         record = await self.facilities.get(number)
@@ -86,6 +90,21 @@ class FacilityService:
         if updated is None:
             raise NotFound("no such facility", code="unknown_facility")
         await self.queues.set_suspended(updated, suspended, now)
+        return updated
+
+    async def set_limits(self, number: str, rate: str | None, rate_ip: str | None) -> Facility:
+        """Art. 37: the facility's own web-ticket limits (``"count/seconds"``; None = the
+        hub's default), enforced from the next request on (other processes within 2 s)."""
+        facility_rate = rate_limit(rate, "rate")
+        address_rate = rate_limit(rate_ip, "rate_ip")
+        updated = await self.facilities.update(
+            number, lambda r: replace(r, rate=facility_rate, rate_ip=address_rate)
+        )
+        if updated is None:
+            raise NotFound("no such facility", code="unknown_facility")
+        # a new limit starts from a clean slate (GCRA state under the old one could refuse for
+        # its whole old window); per-address states expire within their old window
+        await self.limiter.reset("facility", number, number)
         return updated
 
     async def create(self, record: Facility, now: float) -> Facility:

@@ -12,19 +12,22 @@ HUB = Path(__file__).resolve().parents[1] / "hub"
 WEB_SHARED = {
     "hub.web.routing",
     "hub.web.bodies",
+    "hub.web.contract_bodies",
     "hub.web.cors",
     "hub.web.openapi",
     "hub.web.httpprotocol",
 }
-"""The web layer's own plumbing (the router, bodies, CORS, OpenAPI and the HTTP protocol
-with its limits), which is no handler module."""
+"""The web layer's own plumbing (the router, request bodies, CORS, OpenAPI and the HTTP
+protocol with its limits), which is no handler module."""
 PURE = [
     "queue/rules.py",
+    "queue/evolve.py",
     "queue/model.py",
     "queue/views.py",
     "queue/calendar.py",
     "queue/estimate.py",
     "contracts/lifecycle.py",
+    "contracts/terms.py",
     "contracts/model.py",
     "contracts/money.py",
     "contracts/invoice.py",

@@ -1,15 +1,8 @@
 """The contract use cases: what the operator's contract API does, free of HTTP.
 
-Every contract command takes the contract's lock (waiting up to ``LOCK_WAIT_S`` for a
-command already running on it, else 503 ``busy``), re-reads the record under it, runs the
-pure rule (``hub.contracts.lifecycle``, ``hub.contracts.changes``: a refused command raises
-its 409/422 with the rule's code and nothing is written), stores the result
-(``ContractStore.update``, checked against the version it read) and brings the facility in
-line (``FacilitySync``: suspended or not, contracted options, notices) before releasing the
-lock. So two commands on one contract never interleave: an approval's facility is created
-once, and an older sync never overwrites a newer one. A sync that fails after the change
-was stored is logged and the stored contract is answered; the due list
-(``hub.contracts.store``) repairs the facility.
+Every contract command is a pure change (``hub.contracts.lifecycle``,
+``hub.contracts.changes``) committed by ``ContractCommits`` (``hub.contracts.commit``):
+under the contract's lock, re-read, rule, store, sync its facility.
 
 Methods take plain values and ``now`` (epoch seconds); a day left out (``on=None``) is
 today in facility time.
@@ -17,15 +10,14 @@ today in facility time.
 
 from __future__ import annotations
 
-import logging
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Literal
 
 from hub.contracts import changes, invoice, lifecycle
-from hub.contracts.changes import Change, day_or_today, domain, maybe_moment, moment
+from hub.contracts.changes import day_or_today, domain, maybe_moment, moment
+from hub.contracts.commit import ContractCommits, Undo
 from hub.contracts.model import (
     Discontinuation,
     FeePlan,
@@ -48,24 +40,17 @@ from hub.contracts.store import (
     new_contract_id,
 )
 from hub.contracts.sync import FacilitySync
-from hub.errors import Conflict, NotFound, Unavailable, Unprocessable
+from hub.errors import Conflict, Unavailable, Unprocessable
 from hub.queue import calendar
 from hub.queue.facilities import Facility, FacilityStore
 from hub.queue.model import QueueConfig
 from hub.queue.service import QueueService
-from hub.ratelimit import RateLimiter
-
-log = logging.getLogger("junban")
-LOCK_WAIT_S = 5.0
-"""How long a command waits for another command on the same contract before 503 busy."""
-Undo = Callable[[ContractRecord], Awaitable[None]]
-"""Undoes what an approval did before its change was stored (should the store fail)."""
 
 
 class ContractService:
-    """The operator's contract commands and reads, and the facility settings a contract
-    governs (Art. 12 suspension, Art. 37 limits); see the module docstring for the
-    protocol every command follows."""
+    """The operator's contract commands and reads, and the Art. 12 suspension of the
+    facility a contract governs; see ``hub.contracts.commit`` for the protocol every
+    command follows."""
 
     def __init__(
         self,
@@ -73,13 +58,12 @@ class ContractService:
         facilities: FacilityStore,
         queues: QueueService,
         sync: FacilitySync,
-        limiter: RateLimiter,
     ) -> None:
         self.contracts = contracts
         self.facilities = facilities
         self.queues = queues
         self.sync = sync
-        self.limiter = limiter
+        self.commits = ContractCommits(contracts, sync)
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -197,7 +181,7 @@ class ContractService:
                 number, lambda f: replace(f, contract="", suspended_reason="approval_failed")
             )
 
-        return await self._change(contract_id, change, now, after=create_facility)
+        return await self.commits.change(contract_id, change, now, after=create_facility)
 
     async def _free_number(self) -> str:
         number = await self.facilities.next_free_number()
@@ -212,7 +196,7 @@ class ContractService:
     ) -> ContractRecord:
         """Refuse an application (Art. 8)."""
         day = day_or_today(on, now)
-        return await self._change(
+        return await self.commits.change(
             contract_id,
             lambda r: replace(r, contract=lifecycle.refuse(r.contract, reason, day)),
             now,
@@ -223,7 +207,7 @@ class ContractService:
     ) -> ContractRecord:
         """Suspend (Art. 12): the facility stops at once."""
         day = day_or_today(on, now)
-        return await self._change(
+        return await self.commits.change(
             contract_id,
             lambda r: replace(r, contract=lifecycle.suspend(r.contract, reason, day)),
             now,
@@ -232,7 +216,7 @@ class ContractService:
     async def resume(self, contract_id: str, now: float, on: date | None = None) -> ContractRecord:
         """Resume a suspended contract: the facility runs again at once."""
         day = day_or_today(on, now)
-        return await self._change(
+        return await self.commits.change(
             contract_id, lambda r: replace(r, contract=lifecycle.resume(r.contract, day)), now
         )
 
@@ -241,7 +225,7 @@ class ContractService:
     ) -> ContractRecord:
         """Art. 23-4: a written objection to the automatic renewal."""
         day = day_or_today(on, now)
-        return await self._change(
+        return await self.commits.change(
             contract_id,
             lambda r: replace(r, contract=lifecycle.object_to_renewal(r.contract, day)),
             now,
@@ -261,7 +245,9 @@ class ContractService:
         id of an interruption without prospect of recovery)."""
         day = day_or_today(on, now)
         month = None if designated_month is None else day_or_today(designated_month, now)
-        return await self._change(contract_id, changes.cancel(by, day, month, interruption), now)
+        return await self.commits.change(
+            contract_id, changes.cancel(by, day, month, interruption), now
+        )
 
     # ---- notices and incidents ---------------------------------------------------------------
 
@@ -296,7 +282,7 @@ class ContractService:
             changes.require_started(r)
             return replace(r, interruptions=(*r.interruptions, notice))
 
-        return await self._change(contract_id, change, now)
+        return await self.commits.change(contract_id, change, now)
 
     async def add_discontinuation(
         self,
@@ -325,7 +311,7 @@ class ContractService:
             contract = lifecycle.cancel_for_discontinuation(r.contract, notice)
             return replace(r, contract=contract, discontinuations=(*r.discontinuations, stored))
 
-        return await self._change(contract_id, change, now)
+        return await self.commits.change(contract_id, change, now)
 
     async def add_incident(
         self,
@@ -351,7 +337,7 @@ class ContractService:
             changes.require_started(r)
             return replace(r, incidents=(*r.incidents, IncidentRecord(incident=incident)))
 
-        return await self._change(contract_id, change, now)
+        return await self.commits.change(contract_id, change, now)
 
     async def claim_refund(
         self, contract_id: str, incident_id: str, now: float, on: date | None = None
@@ -359,24 +345,9 @@ class ContractService:
         """The customer claims the refund of an incident (Art. 32-1: within one month of the
         recovery); it shows on the invoice of the month of the claim."""
         day = day_or_today(on, now)
-        return await self._change(contract_id, changes.claim_refund(incident_id, day), now)
+        return await self.commits.change(contract_id, changes.claim_refund(incident_id, day), now)
 
     # ---- the facility a contract governs -----------------------------------------------------
-
-    async def set_limits(self, number: str, rate: str | None, rate_ip: str | None) -> Facility:
-        """Art. 37: the facility's own web-ticket limits (``"count/seconds"``; None = the
-        hub's default), enforced from the next request on (other processes within 2 s)."""
-        facility_rate = changes.rate_limit(rate, "rate")
-        address_rate = changes.rate_limit(rate_ip, "rate_ip")
-        updated = await self.facilities.update(
-            number, lambda r: replace(r, rate=facility_rate, rate_ip=address_rate)
-        )
-        if updated is None:
-            raise NotFound("no such facility", code="unknown_facility")
-        # a new limit starts from a clean slate (GCRA state under the old one could refuse for
-        # its whole old window); per-address states expire within their old window
-        await self.limiter.reset("facility", number, number)
-        return updated
 
     async def set_facility_suspended(
         self, facility: Facility, suspended: bool, reason: str, now: float
@@ -389,47 +360,3 @@ class ContractService:
         else:
             await self.resume(record.contract.id, now)
         return await self.facilities.get(facility.number) or facility
-
-    # ---- the protocol ------------------------------------------------------------------------
-
-    async def _change(
-        self,
-        contract_id: str,
-        change: Change,
-        now: float,
-        after: Callable[[ContractRecord], Awaitable[Undo]] | None = None,
-    ) -> ContractRecord:
-        """Under the contract's lock: re-read it, store ``change(current)``, sync its
-        facility; the stored record. ``after`` (run once the rule allowed the change, before
-        it is stored) returns what undoes it should the store fail."""
-        lock = await self.contracts.lock(contract_id, wait_s=LOCK_WAIT_S)
-        if lock is None:
-            raise Unavailable("another command on this contract is running; retry", code="busy")
-        try:
-            current = await self.contracts.require(contract_id)
-            domain(lambda: change(current))  # refuse before any write, with the rule's code
-            undo = await after(current) if after is not None else None
-            try:
-                updated = await self.contracts.update(
-                    contract_id,
-                    lambda r: domain(lambda: change(r)),
-                    now,
-                    expected_version=current.version,
-                )
-            except BaseException:
-                if undo is not None:
-                    await _quietly(undo(current), f"undo a change of contract {contract_id}")
-                raise
-            await _quietly(self.sync.run(updated, now), f"sync contract {contract_id}")
-        finally:
-            await self.contracts.unlock(lock)
-        return updated
-
-
-async def _quietly(step: Awaitable[None], what: str) -> None:
-    """Run a follow-up step whose failure must not turn a stored change into an error
-    answer (the due list repairs the facility): log it instead."""
-    try:
-        await step
-    except Exception:
-        log.exception("could not %s; the contract keeper will retry", what)

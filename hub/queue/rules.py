@@ -1,9 +1,10 @@
 """The queue's business rules. Pure: no I/O, no clock reads (time comes in the command).
 
 ``decide(state, command) -> events`` says what happens, or raises a ``JunbanError`` with a
-stable code and changes nothing. ``evolve(state, event) -> state`` folds one event into a new
-state. The first command of a new business day (facility time zone) starts the day: the
-numbering restarts at 1 and the previous day's tickets are left behind in the stream.
+stable code and changes nothing. ``evolve(state, event) -> state`` (``hub.queue.evolve``,
+re-exported here) folds one event into a new state. The first command of a new business day
+(facility time zone) starts the day: the numbering restarts at 1 and the previous day's
+tickets are left behind in the stream.
 
 Ticket life (``TRANSITIONS``)::
 
@@ -17,12 +18,16 @@ Ticket life (``TRANSITIONS``)::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import replace
+from collections.abc import Callable
 from typing import Any
 
 from hub.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 from hub.queue import calendar, estimate
+
+# evolve lives in hub.queue.evolve; re-exported so `rules.decide` / `rules.evolve` stay one API
+from hub.queue.evolve import apply_in_place as apply_in_place
+from hub.queue.evolve import evolve as evolve
+from hub.queue.evolve import evolve_all as evolve_all
 from hub.queue.model import (
     CHANNELS,
     CallNext,
@@ -42,7 +47,6 @@ from hub.queue.model import (
     NoticesSet,
     OpenReception,
     OpenWeb,
-    QueueCreated,
     QueueState,
     Recall,
     ReceptionClosed,
@@ -74,6 +78,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "cancel": (frozenset({"waiting", "called", "absent"}), "cancelled"),
 }
 """action -> (statuses it may start from, status it leads to)."""
+
 
 MAX_TEXT = {"name": 100, "phone": 32, "note": 500, "message": 500, "room": 16}
 
@@ -309,154 +314,4 @@ _DECIDERS: dict[type[Command], Callable[[QueueState, Any], list[Event]]] = {
     SetNotices: _set_notices,
     SetSuspended: _set_suspended,
     Configure: _configure,
-}
-
-
-# ---- evolve ---------------------------------------------------------------------------------
-
-
-def evolve(state: QueueState, event: Event) -> QueueState:
-    """The state after ``event``; ``state`` itself is left as it was."""
-    new = state.copy()
-    apply_in_place(new, event)
-    return new
-
-
-def evolve_all(state: QueueState, events: Iterable[Event]) -> QueueState:
-    """Fold many events with one copy (what the store and replay use)."""
-    new = state.copy()
-    for event in events:
-        apply_in_place(new, event)
-    return new
-
-
-def apply_in_place(s: QueueState, e: Event) -> None:
-    """Fold ``e`` into ``s``, changing ``s``. Only for a state the caller owns."""
-    _APPLIERS[type(e)](s, e)
-    s.updated_at = e.at
-
-
-def _set_status(s: QueueState, tid: str, status: str, **changes: Any) -> Ticket:
-    ticket = replace(s.tickets[tid], status=status, **changes)
-    s.tickets[tid] = ticket
-    if tid in s.calling and status != "called":
-        s.calling.remove(tid)
-    if tid in s.waiting and status != "waiting":
-        s.waiting.remove(tid)
-    return ticket
-
-
-def _a_created(s: QueueState, e: QueueCreated) -> None:
-    s.info, s.config, s.minutes_per_patient = e.info, e.config, e.config.default_minutes
-
-
-def _a_day(s: QueueState, e: DayStarted) -> None:
-    s.day, s.last_number, s.web_issued = e.day, 0, 0
-    s.tickets, s.waiting, s.calling = {}, [], []
-    s.minutes_per_patient, s.last_call_at = s.config.default_minutes, None
-    if not s.web_open and s.web_closed_reason in ("cap", "closing_time"):
-        s.web_open, s.web_closed_reason = True, "staff"
-
-
-def _a_reception(opened: bool) -> Callable[[QueueState, Event], None]:
-    def apply(s: QueueState, e: Event) -> None:
-        s.open = opened
-
-    return apply
-
-
-def _a_web_opened(s: QueueState, e: WebOpened) -> None:
-    s.web_open, s.web_closed_reason = True, "staff"
-
-
-def _a_web_closed(s: QueueState, e: WebClosed) -> None:
-    s.web_open, s.web_closed_reason = False, e.reason
-
-
-def _a_issued(s: QueueState, e: TicketIssued) -> None:
-    t = e.ticket
-    s.tickets[t.id] = t
-    s.last_number = t.number
-    if t.channel == "web":
-        s.web_issued += 1
-    if t.priority:
-        # after the last priority ticket still in its arrival place: priority tickets keep
-        # their order, and go before every plain ticket that has not been put back by staff
-        place = 0
-        for i, tid in enumerate(s.waiting):
-            other = s.tickets[tid]
-            if other.priority and not other.requeued:
-                place = i + 1
-        s.waiting.insert(place, t.id)
-    else:
-        s.waiting.append(t.id)
-
-
-def _a_called(s: QueueState, e: TicketCalled) -> None:
-    _set_status(s, e.ticket_id, "called", called_at=e.at, room=e.room, finished_at=None)
-    s.calling.insert(0, e.ticket_id)
-    s.minutes_per_patient = estimate.next_pace(s.minutes_per_patient, s.last_call_at, e.at)
-    s.last_call_at = e.at
-
-
-def _a_recalled(s: QueueState, e: TicketRecalled) -> None:
-    ticket = s.tickets[e.ticket_id]
-    s.tickets[e.ticket_id] = replace(ticket, recalls=ticket.recalls + 1, called_at=e.at)
-    s.calling.remove(e.ticket_id)
-    s.calling.insert(0, e.ticket_id)
-
-
-def _a_absent(s: QueueState, e: TicketAbsent) -> None:
-    _set_status(s, e.ticket_id, "absent", finished_at=e.at)
-
-
-def _a_requeued(s: QueueState, e: TicketRequeued) -> None:
-    _set_status(s, e.ticket_id, "waiting", room=None, finished_at=None, requeued=True)
-    s.waiting.insert(min(e.position, len(s.waiting)), e.ticket_id)
-
-
-def _a_completed(s: QueueState, e: TicketCompleted) -> None:
-    _set_status(s, e.ticket_id, "done", finished_at=e.at)
-
-
-def _a_cancelled(s: QueueState, e: TicketCancelled) -> None:
-    _set_status(s, e.ticket_id, "cancelled", finished_at=e.at)
-
-
-def _a_message(s: QueueState, e: MessageSet) -> None:
-    s.message = e.text
-
-
-def _a_notices(s: QueueState, e: NoticesSet) -> None:
-    s.notices = e.notices
-
-
-def _a_suspension(s: QueueState, e: SuspensionSet) -> None:
-    s.suspended = e.suspended
-
-
-def _a_configured(s: QueueState, e: Configured) -> None:
-    s.config = e.config
-    if s.last_call_at is None:  # no call yet today: the new default is the best estimate
-        s.minutes_per_patient = e.config.default_minutes
-
-
-_APPLIERS: dict[type[Event], Callable[[QueueState, Any], None]] = {
-    QueueCreated: _a_created,
-    DayStarted: _a_day,
-    ReceptionOpened: _a_reception(True),
-    ReceptionClosed: _a_reception(False),
-    WebOpened: _a_web_opened,
-    WebClosed: _a_web_closed,
-    TicketIssued: _a_issued,
-    TicketCalled: _a_called,
-    TicketRecalled: _a_recalled,
-    TicketAbsent: _a_absent,
-    TicketRequeued: _a_requeued,
-    TicketCompleted: _a_completed,
-    TicketCancelled: _a_cancelled,
-    MessageSet: _a_message,
-    NoticesSet: _a_notices,
-    SuspensionSet: _a_suspension,
-    Configured: _a_configured,
 }

@@ -84,6 +84,17 @@ class UserRequest(msgspec.Struct, kw_only=True):
 Body = TypeVar("Body", bound=msgspec.Struct)
 
 
+Rate = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,7}/[0-9]{1,5}\Z")]
+
+
+class LimitsRequest(msgspec.Struct, kw_only=True):
+    """Art. 37: ``"count/seconds"`` web tickets per facility (``rate``) and per client
+    address there (``rate_ip``); null = the hub's default; ``"0/60"`` = no limit."""
+
+    rate: Rate | None = None
+    rate_ip: Rate | None = None
+
+
 async def read_limited(request: Request, limit: int) -> bytes:
     """The raw body, refusing (413) anything over ``limit`` bytes without reading it all."""
     declared = request.headers.get("content-length")

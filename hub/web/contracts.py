@@ -1,4 +1,4 @@
-"""The operator's contract API (role ``operator``), facility limits (Art. 37), service hours.
+"""The operator's contract API (role ``operator``) and the service hours.
 
 Handlers parse the request, call one ``ContractService`` use case (``hub.contracts.service``:
 the lock, re-read, rule, store and sync protocol of every contract command) and render its
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from starlette.requests import Request
@@ -19,131 +19,29 @@ from hub.contracts import hours, invoice
 from hub.contracts.changes import EARLIEST, LATEST
 from hub.contracts.model import (
     FeePlan,
-    IncidentCause,
-    InterruptionKind,
-    Option,
-    Part,
-    RefusalReason,
-    ServiceItem,
-    SuspensionReason,
 )
 from hub.contracts.service import ContractService
 from hub.contracts.store import ContractRecord
-from hub.contracts.views import contract_view, limits_view
+from hub.contracts.views import contract_view
 from hub.errors import BadRequest, Unprocessable
-from hub.web.bodies import CounterNumber, FacilityNumber, Short, Text, parse, read_limited
+from hub.web.bodies import parse, read_limited
+from hub.web.contract_bodies import (
+    ApplyRequest,
+    ApproveRequest,
+    CancelRequest,
+    ContractSuspendRequest,
+    DayRequest,
+    DiscontinuationRequest,
+    IncidentRequest,
+    InterruptionRequest,
+    RefuseRequest,
+)
 from hub.web.routing import (
     ApiRoute,
     audit_target,
-    facility_of,
     json_response,
     services_of,
 )
-
-Yen = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
-Aware = Annotated[datetime, msgspec.Meta(tz=True)]
-Rate = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,7}/[0-9]{1,5}\Z")]
-
-
-class Fees(msgspec.Struct, kw_only=True):
-    initial_fee: Yen = 0
-    monthly: dict[Part, Yen] = msgspec.field(default_factory=dict)
-    """Monthly service fee of each contracted item and option, yen before tax."""
-
-
-class ApplyRequest(msgspec.Struct, kw_only=True):
-    """An application (Art. 6) as the operator records it."""
-
-    applicant: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    items: Annotated[list[ServiceItem], msgspec.Meta(min_length=1, max_length=2)]
-    options: Annotated[list[Option], msgspec.Meta(max_length=3)] = msgspec.field(
-        default_factory=list
-    )
-    fees: Fees = msgspec.field(default_factory=Fees)
-    minimum_term_months: Annotated[int, msgspec.Meta(ge=0, le=120)] = 0
-    applied_on: date | None = None
-    """Default: today (facility time)."""
-
-
-class ApproveRequest(msgspec.Struct, kw_only=True):
-    """Approve (Art. 7): assigns the facility number (given, or the next free one) and its
-    counters, creates the facility and its queues; ``start_date`` defaults to today."""
-
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    facility: FacilityNumber | None = None
-    counters: Annotated[dict[CounterNumber, Short], msgspec.Meta(min_length=1, max_length=99)] = (
-        msgspec.field(default_factory=lambda: {"01": ""})
-    )
-    address: Text = ""
-    hours: Text = ""
-    tz: Annotated[str, msgspec.Meta(max_length=64)] = "Asia/Tokyo"
-    start_date: date | None = None
-
-
-class RefuseRequest(msgspec.Struct, kw_only=True):
-    reason: RefusalReason
-    on: date | None = None
-
-
-class ContractSuspendRequest(msgspec.Struct, kw_only=True):
-    reason: SuspensionReason
-    on: date | None = None
-
-
-class DayRequest(msgspec.Struct, kw_only=True):
-    """The day the command takes effect (facility time); default today."""
-
-    on: date | None = None
-
-
-class CancelRequest(msgspec.Struct, kw_only=True):
-    """Art. 15 (``operator``: from a suspension), 16-1 (``customer``: written notice given
-    ``on``, effective at the later of the end of next month and ``designated_month``), 16-2
-    (``interruption``: the id of an interruption without prospect of recovery)."""
-
-    by: Literal["operator", "customer", "interruption"]
-    on: date | None = None
-    designated_month: date | None = None
-    interruption: Annotated[str, msgspec.Meta(max_length=40)] | None = None
-
-
-class InterruptionRequest(msgspec.Struct, kw_only=True):
-    """Art. 13: announced before it starts unless ``urgent``; ``ends_at`` null = no
-    prospect of recovery. ``announced_at`` defaults to now."""
-
-    kind: InterruptionKind
-    starts_at: Aware
-    ends_at: Aware | None = None
-    announced_at: Aware | None = None
-    urgent: bool = False
-    message: Text = ""
-
-
-class DiscontinuationRequest(msgspec.Struct, kw_only=True):
-    """Art. 14: announced (default today) at least 2 months before ``on``."""
-
-    part: Part
-    on: date
-    announced_on: date | None = None
-    message: Text = ""
-
-
-class IncidentRequest(msgspec.Struct, kw_only=True):
-    """An outage from when the operator learned of it to when it confirmed recovery."""
-
-    learned_at: Aware
-    recovered_at: Aware
-    cause: IncidentCause = "operator"
-    parts: Annotated[list[Part], msgspec.Meta(max_length=5)] = msgspec.field(default_factory=list)
-
-
-class LimitsRequest(msgspec.Struct, kw_only=True):
-    """Art. 37: ``"count/seconds"`` web tickets per facility (``rate``) and per client
-    address there (``rate_ip``); null = the hub's default; ``"0/60"`` = no limit."""
-
-    rate: Rate | None = None
-    rate_ip: Rate | None = None
-
 
 B = TypeVar("B", bound=msgspec.Struct)
 
@@ -358,18 +256,6 @@ async def get_invoice(request: Request) -> Response:
     return json_response(invoice.invoice_dict(bill))
 
 
-# ---- facilities: limits ---------------------------------------------------------------------
-
-
-async def put_limits(request: Request) -> Response:
-    """Art. 37: the facility's own rate limits, enforced from the next request on (other
-    processes within 2 s)."""
-    number = facility_of(request)
-    body = await _body(request, LimitsRequest)
-    updated = await _service(request).set_limits(number, body.rate, body.rate_ip)
-    return json_response({"facility": number, **limits_view(updated)})
-
-
 # ---- public ---------------------------------------------------------------------------------
 
 
@@ -501,22 +387,6 @@ ROUTES = [
             400: "invalid_query",
             422: "invalid_month",
             **ERR_C,
-        },
-    ),
-    ApiRoute(
-        "/v1/admin/facilities/{facility}/limits",
-        "PUT",
-        put_limits,
-        "Set a facility's rate limits (Art. 37)",
-        access="operator",
-        body=LimitsRequest,
-        body_required=True,
-        responses={
-            200: "{facility, rate, rate_ip}",
-            400: "invalid_facility",
-            404: "unknown_facility",
-            422: "invalid_body",
-            **ERR_AUTH,
         },
     ),
     ApiRoute(

@@ -8,11 +8,13 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hub.contracts.views import limits_view
 from hub.errors import JunbanError
 from hub.facilities import ApiCaller
 from hub.queue.facilities import Facility
 from hub.web.bodies import (
     FacilityRequest,
+    LimitsRequest,
     MessageRequest,
     SuspendRequest,
     UserRequest,
@@ -68,6 +70,16 @@ async def suspend(request: Request) -> Response:
 
 async def resume(request: Request) -> Response:
     return await _set_suspended(request, False)
+
+
+async def put_limits(request: Request) -> Response:
+    """Art. 37: the facility's own rate limits, enforced from the next request on (other
+    processes within 2 s)."""
+    number = facility_of(request)
+    services = services_of(request)
+    body = parse(await read_limited(request, services.settings.max_body_bytes), LimitsRequest)
+    updated = await services.facilities.set_limits(number, body.rate, body.rate_ip)
+    return json_response({"facility": number, **limits_view(updated)})
 
 
 async def create_facility(request: Request) -> Response:
@@ -151,5 +163,21 @@ ROUTES = [
         body=UserRequest,
         body_required=True,
         responses={201: "the user", 409: "user_exists", 422: "invalid_body", **ERR_AUTH},
+    ),
+    ApiRoute(
+        "/v1/admin/facilities/{facility}/limits",
+        "PUT",
+        put_limits,
+        "Set a facility's rate limits (Art. 37)",
+        access="operator",
+        body=LimitsRequest,
+        body_required=True,
+        responses={
+            200: "{facility, rate, rate_ip}",
+            400: "invalid_facility",
+            404: "unknown_facility",
+            422: "invalid_body",
+            **ERR_AUTH,
+        },
     ),
 ]
