@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,7 +20,14 @@ from hub.web.bodies import (
     parse,
     read_limited,
 )
-from hub.web.routing import ApiRoute, facility_of, json_response, principal_of, services_of
+from hub.web.routing import (
+    ApiRoute,
+    facility_of,
+    json_response,
+    own_origins,
+    principal_of,
+    services_of,
+)
 
 
 async def get_facility(request: Request) -> Response:
@@ -34,11 +40,7 @@ async def get_facility(request: Request) -> Response:
 def _api_caller(request: Request) -> ApiCaller:
     """What the API-option gate weighs: the request's Origin, the hub's own origins (this
     URL's and JUNBAN_PUBLIC_URL's) and whether a partner token calls."""
-    own = {f"{request.url.scheme}://{request.url.netloc}"}
-    public_url = services_of(request).settings.public_url
-    if public_url:
-        parts = urlsplit(public_url)
-        own.add(f"{parts.scheme}://{parts.netloc}")
+    own = own_origins(request)
     try:
         principal = principal_of(request)
     except JunbanError:

@@ -206,13 +206,19 @@ def check_same_site(request: Request) -> None:
             )
 
 
-def _own_hosts(request: Request) -> set[str]:
-    """This hub's host[:port] as the request names it, and JUNBAN_PUBLIC_URL's."""
-    own = {request.headers.get("host", "").lower()}
+def own_origins(request: Request) -> set[str]:
+    """This hub's origins: the one the request names (its Host) and JUNBAN_PUBLIC_URL's."""
+    own = {f"{request.url.scheme}://{request.url.netloc}"}
     public_url = services_of(request).settings.public_url
     if public_url:
-        own.add(urlsplit(public_url).netloc.lower())
+        parts = urlsplit(public_url)
+        own.add(f"{parts.scheme}://{parts.netloc}")
     return own
+
+
+def _own_hosts(request: Request) -> set[str]:
+    """The host[:port] of each of ``own_origins`` (a scheme changed by a proxy is still us)."""
+    return {urlsplit(origin).netloc.lower() for origin in own_origins(request)}
 
 
 def check_access(access: Access, request: Request) -> Principal | None:
