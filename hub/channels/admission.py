@@ -10,7 +10,7 @@ by client address and by token, and refuses one that would go over a cap:
 - **per address** (``max_per_address``): anonymous connections and patient tokens count
   against their client address. IPv6 addresses count by their /64 network, the block one
   subscriber line is given, so rotating addresses within it gains nothing.
-- **the clinic's own screens** (staff, monitor, partner and operator tokens) do not count
+- **the clinic's own screens** (staff, monitor, kiosk, partner and operator tokens) do not count
   against the address: a waiting room behind one NAT address, busy with patients' phones,
   never shuts out its reception consoles and queue monitors. They are bounded per token,
   and such tokens come only from a login, a pairing by staff, or the operator.
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from hub.auth import Principal
 from hub.keys import client_network
 
-SCREEN_ROLES = frozenset({"operator", "staff", "monitor", "partner"})
+SCREEN_ROLES = frozenset({"operator", "staff", "monitor", "kiosk", "partner"})
 """Roles whose connections are not counted against their client address (see above)."""
 
 

@@ -22,67 +22,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from hub import metrics
-from hub.auth import Principal, Tokens
+from hub.auth import Principal
 from hub.channels import protocol
-from hub.channels.admission import Admission, Refusal, Seat
+from hub.channels.admission import Refusal, Seat
 from hub.channels.names import Channel, authorize, parse_channel
 from hub.channels.protocol import Auth, Ping, Publication, Sub, Unsub
-from hub.channels.registry import ChannelRegistry
-from hub.errors import JunbanError
-from hub.settings import Settings
+from hub.channels.runtime import LiveRuntime, Sink
+from hub.errors import JunbanError, Unavailable
 
 if TYPE_CHECKING:
     from hub.accounts import TokenVersions
 
 log = logging.getLogger("junban")
-
-
-class Sink(Protocol):
-    """Where a connection's bytes go (the WebSocket protocol object)."""
-
-    def write_frame(self, data: bytes) -> None: ...
-
-    def close_with(self, code: int, reason: str) -> None: ...
-
-
-@dataclass
-class LiveRuntime:
-    """What connections of this process share, the admission counts of its WebSockets
-    (``ws_caps``) and of its SSE streams (``sse_caps``) among them."""
-
-    channels: ChannelRegistry
-    tokens: Tokens
-    settings: Settings
-    connections: int = 0
-    signed_in: dict[Connection, None] = field(default_factory=dict)
-    """Connections authenticated with a revocable login token (an ordered set)."""
-    versions: TokenVersions | None = None
-    """Account token versions (None: login tokens are not checked for revocation here)."""
-    ws_caps: Admission = field(init=False)
-    sse_caps: Admission = field(init=False)
-
-    def __post_init__(self) -> None:
-        settings = self.settings
-        self.ws_caps = Admission(settings.ws_max_per_ip, settings.ws_max_per_token)
-        self.sse_caps = Admission(settings.sse_max_per_ip, settings.sse_max_per_token)
-
-    def close_revoked(self, versions: dict[str, int]) -> int:
-        """Close (4401 ``token_revoked``) each connection whose login token is older than
-        its account's version in ``versions``; how many were closed."""
-        revoked = [
-            conn
-            for conn in self.signed_in
-            if conn.principal is not None
-            and conn.principal.token_version is not None
-            and conn.principal.token_version < versions.get(conn.principal.subject, 0)
-        ]
-        for conn in revoked:
-            conn.close(protocol.BAD_TOKEN, "token_revoked")
-        return len(revoked)
 
 
 class Connection:
@@ -106,10 +61,16 @@ class Connection:
         "_held",
         "_checking",
         "_seat",
+        "foreign",
     )
 
-    def __init__(self, rt: LiveRuntime, sink: Sink, codec: str, ip: str) -> None:
+    def __init__(
+        self, rt: LiveRuntime, sink: Sink, codec: str, ip: str, foreign: bool = False
+    ) -> None:
         self.rt = rt
+        self.foreign = foreign
+        """Opened by another site's page (its Origin is not the hub's): public channels of a
+        facility without the API option are refused (``LiveRuntime.api_gate``)."""
         self.sink = sink
         self.codec = codec
         self.ip = ip
@@ -261,9 +222,13 @@ class Connection:
             return
         held, self._held = self._held or [], None
         self._check_version(principal, current)
+        self._replay(held)
+
+    def _replay(self, held: list[protocol.ClientFrame]) -> None:
+        """Dispatch the frames held during a check, in order, until another check holds."""
         while held and self._held is None and not self.closed:
             self._dispatch(held.pop(0))
-        if held and self._held is not None:  # an auth frame among them started a check
+        if held and self._held is not None:  # a frame among them started a check
             self._held[:0] = held
 
     def _check_version(self, principal: Principal, current: int) -> None:
@@ -309,6 +274,38 @@ class Connection:
         except JunbanError as exc:
             self._error(exc.code, exc.message, frame.ch)
             return
+        gate = self.rt.api_gate
+        if self.foreign and gate is not None and not channel.private:
+            self._held = self._held if self._held is not None else []
+            self._checking = asyncio.get_running_loop().create_task(
+                self._gated(gate, frame, channel)
+            )
+            return
+        self._join(frame, channel)
+
+    async def _gated(
+        self, gate: Callable[[str], Awaitable[None]], frame: Sub, channel: Channel
+    ) -> None:
+        """Join ``channel`` once the API option allows it (frames meanwhile wait in order)."""
+        try:
+            await gate(channel.facility)
+            refusal = None
+        except JunbanError as exc:
+            refusal = exc
+        except Exception as exc:  # storage down: not served, the client retries
+            log.warning("could not check a facility's API option: %s", exc)
+            refusal = Unavailable("could not check the API option, retry", code="unavailable")
+        self._checking = None
+        if self.closed:
+            return
+        held, self._held = self._held or [], None
+        if refusal is None:
+            self._join(frame, channel)
+        else:
+            self._error(refusal.code, refusal.message, frame.ch)
+        self._replay(held)
+
+    def _join(self, frame: Sub, channel: Channel) -> None:
         if channel.name in self.subs:
             self._unsubscribe(channel.name, quiet=True)
         elif len(self.subs) >= self.rt.settings.ws_max_subscriptions:

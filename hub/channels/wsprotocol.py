@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from uvicorn.middleware.proxy_headers import _TrustedHosts
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -20,7 +20,8 @@ from websockets.http11 import Request
 from websockets.protocol import State
 
 from hub.channels import protocol
-from hub.channels.connection import Connection, LiveRuntime
+from hub.channels.connection import Connection
+from hub.channels.runtime import LiveRuntime
 
 WS_PATH = "/v1/ws"
 log = logging.getLogger("junban.ws")
@@ -46,6 +47,16 @@ def _client_ip(peer: str, headers: Any) -> str:
         return _trusted.get_trusted_client_address(forwarded)[0] if forwarded else peer
     except (ValueError, IndexError):
         return peer
+
+
+def _foreign(headers: Any, public_url: str | None) -> bool:
+    """Opened by another site's page: its ``Origin`` names neither the host it connected to
+    nor ``JUNBAN_PUBLIC_URL``'s (apps and servers send no Origin)."""
+    origin = headers.get("Origin")
+    if origin is None:
+        return False
+    own = {str(headers.get("Host", "")).lower(), urlsplit(public_url or "").netloc.lower()} - {""}
+    return urlsplit(origin).netloc.lower() not in own
 
 
 class _Discard:
@@ -88,7 +99,8 @@ class HubWebSocketProtocol(WebSocketsSansIOProtocol):
         self.request = self.response = None  # type: ignore[assignment]
         self.queue = _DISCARD  # type: ignore[assignment]
         peer = self.client[0] if self.client else "unknown"
-        self.session = Connection(runtime, self, codec, _client_ip(peer, headers))
+        foreign = _foreign(headers, runtime.settings.public_url)
+        self.session = Connection(runtime, self, codec, _client_ip(peer, headers), foreign)
         token = parse_qs(query).get("token")
         self.session.open(token[0] if token else None)
 

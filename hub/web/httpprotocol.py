@@ -48,6 +48,12 @@ from hub.settings import Settings
 
 log = logging.getLogger("junban.http")
 
+ENDLESS = "junban.endless"
+"""scope key of an endless response (an SSE stream): a callable that makes it end. On
+shutdown it is called, so the stream ends cleanly at once (its last chunk sent, then the
+connection closed) instead of holding the process for the graceful timeout and being
+cancelled with a traceback."""
+
 
 class HeadLimits(NamedTuple):
     """How big and how slow a request's head may be."""
@@ -109,6 +115,8 @@ class HubHttpProtocol(HttpToolsProtocol):
         self.refusal: tuple[int, str, str] | None = None
         """A refusal to send once the response under way is complete."""
         self.deadline: TimerHandle | None = None
+        self.keep_alive_after_body = True
+        """The request's own keep-alive, held back while its body is still arriving."""
 
     # ---- the connection ---------------------------------------------------------------------
 
@@ -119,6 +127,16 @@ class HubHttpProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """The server is stopping: an endless response (``ENDLESS``) is told to end now (the
+        client reconnects, to another hub if there is one); every other response in flight
+        is still given the graceful timeout."""
+        cycle = self.cycle
+        end = None if cycle is None or cycle.response_complete else cycle.scope.get(ENDLESS)
+        if callable(end):
+            end()
+        super().shutdown()  # the response ends soon: then the connection closes
 
     def data_received(self, data: bytes) -> None:
         self._unset_keepalive_if_required()
@@ -192,9 +210,16 @@ class HubHttpProtocol(HttpToolsProtocol):
         self._disarm()
         self.stage = _Stage.BODY
         self.head_bytes = 0
+        previous = self.cycle
         super().on_headers_complete()
         if not self.transport.is_closing():
             self._arm(self._body_expired)
+        # until the body is read in full, an answer says "connection: close" (the rest of
+        # the body cannot be skipped safely, so the connection ends after the answer); a
+        # client told so never sends its next request on a connection about to close
+        if self.cycle is not None and self.cycle is not previous:  # not a WebSocket upgrade
+            self.keep_alive_after_body = self.cycle.keep_alive
+            self.cycle.keep_alive = False
 
     def handle_websocket_upgrade(self) -> None:
         self._disarm()  # the transport is the WebSocket protocol's from now on
@@ -205,6 +230,8 @@ class HubHttpProtocol(HttpToolsProtocol):
         self._disarm()
         self.stage = _Stage.IDLE
         self.completed_in_read = True
+        if self.cycle is not None and not self.cycle.response_started:
+            self.cycle.keep_alive = self.keep_alive_after_body
         super().on_message_complete()
 
     def on_response_complete(self) -> None:

@@ -21,6 +21,7 @@ from hub.channels.admission import Refusal
 from hub.channels.names import Channel
 from hub.channels.protocol import Publication
 from hub.errors import JunbanError, NotFound, Unavailable
+from hub.web.httpprotocol import ENDLESS
 from hub.web.routing import ApiRoute, client_ip, info_of, json_response, principal_of, services_of
 
 KEEPALIVE_S = 20.0
@@ -48,6 +49,10 @@ class SseSubscriber:
         self.changed.set()
 
     def channel_gone(self, channel: Channel, code: str, message: str) -> None:
+        self.end()
+
+    def end(self) -> None:
+        """End the stream (the channel is gone, or the hub shuts down)."""
         self.gone = True
         self.changed.set()
 
@@ -77,12 +82,18 @@ class LiveStream(StreamingResponse):
     before the generator's first step, e.g. a client that leaves at once.)"""
 
     def __init__(
-        self, content: AsyncIterator[bytes], on_close: Callable[[], None], headers: dict[str, str]
+        self,
+        content: AsyncIterator[bytes],
+        on_close: Callable[[], None],
+        headers: dict[str, str],
+        end: Callable[[], None],
     ) -> None:
         super().__init__(content, media_type="text/event-stream", headers=headers)
         self.on_close = on_close
+        self.end = end
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[ENDLESS] = self.end  # called when the hub shuts down
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -133,7 +144,7 @@ async def queue_events(request: Request) -> Response:
             yield pub.sse_event() if pub is not None else b": keepalive\n\n"
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return LiveStream(stream(), closed, headers)
+    return LiveStream(stream(), closed, headers, end=subscriber.end)
 
 
 ROUTES = [

@@ -233,6 +233,33 @@ async def test_hub_shutdown_tells_clients_to_reconnect(redis_url: str) -> None:
     hub.stop()
 
 
+async def test_hub_shutdown_ends_open_sse_streams_at_once(redis_url: str) -> None:
+    """SIGTERM with SSE streams open: they end at once (the client reconnects), the process
+    exits well within uvicorn's 5 s graceful timeout and logs no traceback."""
+    hub = start_hub(redis_url)
+    try:
+        async with httpx.AsyncClient(base_url=hub.base_url, timeout=20) as http:
+            facility = await make_facility(http)
+            async with (
+                http.stream("GET", f"/v1/queues/{facility}-01/events") as first,
+                http.stream("GET", f"/v1/queues/{facility}-02/events") as second,
+            ):
+                assert first.status_code == second.status_code == 200
+                assert hub.proc is not None
+                started = time.monotonic()
+                hub.proc.send_signal(signal.SIGTERM)
+                for stream in (first, second):  # both end: the body is over, nothing hangs
+                    async for _ in stream.aiter_bytes():
+                        pass
+                await asyncio.to_thread(hub.proc.wait, 15)
+                took = time.monotonic() - started
+    finally:
+        hub.stop()
+    log = hub.log.read_text()
+    assert took < 4.5, f"shutdown took {took:.1f} s: the streams held it to the timeout"
+    assert "Traceback" not in log and "timeout graceful shutdown" not in log, log[-2000:]
+
+
 async def test_staff_console_flow_over_ws_and_http(
     client: httpx.AsyncClient, hub: HubProcess
 ) -> None:

@@ -20,12 +20,18 @@ class LiveClient:
 
     @classmethod
     async def open(
-        cls, base_url: str, codec: str = "junban.json", token: str | None = None
+        cls,
+        base_url: str,
+        codec: str = "junban.json",
+        token: str | None = None,
+        origin: str | None = None,
     ) -> LiveClient:
+        """``origin``: the Origin header a browser page would send (None: none, as an app)."""
         url = base_url.replace("http://", "ws://") + "/v1/ws"
         if token is not None:
             url += f"?token={token}"
-        return cls(await connect(url, subprotocols=[codec], max_size=2**24))  # type: ignore[list-item]
+        ws = await connect(url, subprotocols=[codec], max_size=2**24, origin=origin)  # type: ignore[list-item, arg-type]
+        return cls(ws)
 
     async def send(self, message: dict[str, Any]) -> None:
         if self.codec == "junban.msgpack":

@@ -274,6 +274,28 @@ async def test_slow_and_refused_bodies_do_not_hold_the_connection(edge_hub: HubP
     assert await healthy(edge_hub) == 200
 
 
+async def test_an_answer_before_the_body_says_connection_close(edge_hub: HubProcess) -> None:
+    """A request refused before its body arrived (here 401: no token) is answered with
+    ``connection: close``, so a client never sends its next request on a connection the hub
+    is about to close; once the body has arrived, the connection is kept alive."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", edge_hub.port)
+    head = (
+        b"POST /v1/queues/1234-01/open HTTP/1.1\r\nHost: hub\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 2\r\n\r\n"
+    )
+    writer.write(head)  # the body ("{}") is not sent
+    got = await answer(reader, 5.0)
+    writer.close()
+    assert got is not None and got.startswith(b"HTTP/1.1 401"), got
+    assert b"connection: close" in got.lower(), got
+    reader, writer = await asyncio.open_connection("127.0.0.1", edge_hub.port)
+    writer.write(head + b"{}")
+    whole = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
+    assert whole.startswith(b"HTTP/1.1 401") and b"connection: close" not in whole.lower()
+    assert await answer(reader, 0.5) is None, "a request read in full was not kept alive"
+    writer.close()
+
+
 def test_no_refusal_left_a_traceback_in_the_log(edge_hub: HubProcess) -> None:
     """Refusals are quiet. (The one traceback allowed is the app's own report of a client
     that vanished mid-body, here the cut slow body: a ``ClientDisconnect``.)"""
