@@ -22,7 +22,6 @@ Art. 33 (the customer keeps user ID and password safe and reports theft):
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -30,9 +29,6 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, ClassVar, cast
 
-import msgspec
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from redis.asyncio import Redis
 
 from hub import keys, metrics
@@ -41,10 +37,9 @@ from hub.auth import Tokens
 from hub.errors import Close, Conflict, JunbanError, NotFound, Unauthorized, Unprocessable
 from hub.queue.facilities import FacilityStore
 from hub.ratelimit import RateLimiter
+from hub.users import User, UserStore, check_password_policy
 
-PASSWORD_MIN = 8
-"""Shortest password accepted (NIST SP 800-63B: at least 8)."""
-PASSWORD_MAX = 200
+__all__ = ["AccountService", "Caller", "LoginGuard", "LoginThrottled", "TokenVersions", "UserStore"]
 
 
 class LoginThrottled(JunbanError):
@@ -61,71 +56,6 @@ class LoginThrottled(JunbanError):
             "the waits grow with each failure and a success ends them"
         )
         self.retry_after = float(seconds)
-
-
-def check_password_policy(password: str, user: str) -> None:
-    """422 ``weak_password`` unless ``password`` is 8 to 200 characters and not the name."""
-    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        raise Unprocessable(
-            f"a password has {PASSWORD_MIN} to {PASSWORD_MAX} characters", code="weak_password"
-        )
-    if password.strip().casefold() == user.strip().casefold():
-        raise Unprocessable("a password may not be the user name", code="weak_password")
-
-
-_hasher = PasswordHasher()
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    name: str
-    password_hash: str
-    role: str
-    facility: str | None = None
-
-
-_decoder = msgspec.msgpack.Decoder(User)
-
-
-class UserStore:
-    """Users in one Redis hash; hashing and checking run off the event loop."""
-
-    def __init__(self, redis: Redis) -> None:
-        self.redis = redis
-
-    async def add(self, name: str, password: str, role: str, facility: str | None) -> User | None:
-        """The new user; None when the name is taken (nothing is overwritten)."""
-        password_hash = await asyncio.to_thread(_hasher.hash, password)
-        user = User(name=name, password_hash=password_hash, role=role, facility=facility)
-        created = await self.redis.hsetnx(keys.USERS, name, msgspec.msgpack.encode(user))
-        return user if created else None
-
-    async def set_password(self, name: str, password: str) -> User | None:
-        """Store a new hash for ``name`` (None when there is no such user)."""
-        user = await self.get(name)
-        if user is None:
-            return None
-        password_hash = await asyncio.to_thread(_hasher.hash, password)
-        changed = User(user.name, password_hash, user.role, user.facility)
-        await self.redis.hset(keys.USERS, name, msgspec.msgpack.encode(changed))
-        return changed
-
-    async def get(self, name: str) -> User | None:
-        data = cast(bytes | None, await self.redis.hget(keys.USERS, name))
-        return None if data is None else _decoder.decode(data)
-
-    async def authenticate(self, name: str, password: str) -> User | None:
-        """The user when the password matches; None otherwise (same cost either way)."""
-        user = await self.get(name)
-        stored = user.password_hash if user else _DUMMY_HASH
-        try:
-            await asyncio.to_thread(_hasher.verify, stored, password)
-        except (VerificationError, InvalidHashError):
-            return None
-        return user
-
-
-_DUMMY_HASH = _hasher.hash("not a real password")
 
 
 LOGIN_CHECKS_PER_NAME = (10, 60.0)
@@ -158,7 +88,7 @@ class LoginGuard:
             return 0
         count, window = LOGIN_CHECKS_PER_NAME
         allowed, value, _ = await self._reserve(
-            keys=[keys.login_pair(name, address), keys.login_checks(name)],
+            keys=[keys.login_pair(name, address), keys.login_checks(name), keys.login_pairs(name)],
             args=[*self._waits(), window * 1000 / count, window * 1000],
         )
         if not int(allowed):
@@ -178,6 +108,31 @@ class LoginGuard:
     async def succeeded(self, name: str, address: str) -> None:
         """The right password: forget the pair's failures (the name's slowdown stays)."""
         await self.redis.delete(keys.login_pair(name, address))
+
+    async def state(self, name: str) -> tuple[int, float]:
+        """(most recent failures of one of the name's pairs, seconds until every pair may
+        try again): the staff list's "throttled" column."""
+        members = cast(set[bytes], await self.redis.smembers(keys.login_pairs(name)))
+        pairs = [p.decode() for p in members]
+        if not pairs:
+            return 0, 0.0
+        seconds, micros = await self.redis.time()
+        now_ms = seconds * 1000 + micros // 1000
+        failures, until = 0, 0
+        for pair in pairs:
+            f, u = await self.redis.hmget(pair, ["f", "u"])
+            failures = max(failures, int(f or 0))
+            until = max(until, int(u or 0))
+        return failures, max(0.0, (until - now_ms) / 1000)
+
+    async def unlock(self, name: str) -> bool:
+        """Forget every failure of ``name`` from everywhere and its shared slowdown (a clinic
+        admin or the operator unlocks a throttled user); whether there was any."""
+        index = keys.login_pairs(name)
+        pairs = [p.decode() for p in cast(set[bytes], await self.redis.smembers(index))]
+        # one hash tag ({login:<name>}): one multi-key DEL on one slot
+        removed = int(await self.redis.delete(*pairs, index, keys.login_checks(name)))
+        return removed > 0
 
 
 class TokenVersions:
@@ -289,6 +244,7 @@ class AccountService:
             await self.audit.append(_login_event(caller, name, "", 401, "invalid_credentials"))
             raise Unauthorized("wrong user or password", code="invalid_credentials")
         await self.guard.succeeded(name, caller.ip)
+        await self.users.logged_in(user.name, time.time())
         answer = await self._issue(user)
         facility = user.facility if user.role == "staff" and user.facility else ""
         await self.audit.append(_login_event(caller, user.name, user.role, 200, "ok", facility))
@@ -328,13 +284,26 @@ class AccountService:
             raise NotFound("no such user", code="unknown_user")
         return await self.revoke(name)
 
-    async def create_user(self, name: str, password: str, role: str, facility: str | None) -> User:
-        """A new staff or operator user (a staff user belongs to an existing facility);
-        409 ``user_exists`` when the name is taken."""
+    async def create_user(
+        self,
+        name: str,
+        password: str,
+        role: str,
+        facility: str | None,
+        *,
+        admin: bool = False,
+        must_change: bool = False,
+    ) -> User:
+        """A new staff or operator user (a staff user belongs to an existing facility; an
+        ``admin`` one is a clinic admin); 409 ``user_exists`` when the name is taken."""
         check_password_policy(password, name)
         if role == "staff" and (facility is None or await self.facilities.get(facility) is None):
             raise Unprocessable("a staff user needs an existing facility", code="invalid_body")
-        user = await self.users.add(name, password, role, facility)
+        if admin and role != "staff":
+            raise Unprocessable("only a staff user can be a clinic admin", code="invalid_body")
+        user = await self.users.add(
+            name, password, role, facility, admin=admin, must_change=must_change
+        )
         if user is None:
             raise Conflict("that user name is taken", code="user_exists")
         return user
@@ -342,10 +311,24 @@ class AccountService:
     async def _issue(self, user: User) -> dict[str, Any]:
         version = (await self.versions.many([user.name]))[user.name]
         ttl = self.token_ttl_s
+        admin = user.admin and user.role == "staff"
         token = self.tokens.issue(
-            user.role, subject=user.name, facility=user.facility, ttl_s=ttl, version=version
+            user.role,
+            subject=user.name,
+            facility=user.facility,
+            ttl_s=ttl,
+            version=version,
+            admin=admin,
+            must_change=user.must_change,
         )
-        return {"token": token, "role": user.role, "facility": user.facility, "expires_in": ttl}
+        return {
+            "token": token,
+            "role": user.role,
+            "facility": user.facility,
+            "admin": admin,
+            "must_change_password": user.must_change,
+            "expires_in": ttl,
+        }
 
 
 def _login_event(

@@ -1,7 +1,8 @@
 """Tokens and permissions: HS256 JWTs (PyJWT) carrying a role and its scope.
 
 Roles: ``operator`` (every facility), ``staff`` and ``monitor`` and ``partner`` (one
-facility), ``patient`` (one ticket of one queue). The HTTP routes and, later, the live
+facility), ``patient`` (one ticket of one queue), ``kiosk`` (a paired reception kiosk of one
+facility: it issues kiosk tickets there, nothing else). The HTTP routes and, later, the live
 channels both ask this module, so a permission means the same thing everywhere.
 """
 
@@ -17,13 +18,20 @@ import jwt
 
 from hub.errors import Forbidden, Unauthorized
 
-ROLES = ("operator", "staff", "monitor", "patient", "partner")
+ROLES = ("operator", "staff", "monitor", "patient", "partner", "kiosk")
 ALGORITHM = "HS256"
 PATIENT_TOKEN_TTL_S = 36 * 3600
 """A patient's ticket token outlives the business day it was issued on."""
 
 Access = Literal[
-    "public", "optional", "ticket-or-staff", "staff", "staff-any", "account", "operator"
+    "public",
+    "optional",
+    "ticket-or-staff",
+    "staff",
+    "staff-any",
+    "account",
+    "operator",
+    "clinic-admin",
 ]
 """Who may call a route; the router enforces it before the handler runs (``check_access``):
 
@@ -33,7 +41,12 @@ Access = Literal[
 - ``staff``: staff of the facility in the path (or the operator);
 - ``staff-any``: staff of any facility or the operator (the handler narrows by what is asked);
 - ``account``: a login token of a staff or operator account (it can be revoked);
-- ``operator``: the operator only.
+- ``operator``: the operator only;
+- ``clinic-admin``: a clinic admin of the facility in the path (a login token of a staff
+  user with ``admin: true``, claim ``adm``), or the operator.
+
+A token with the ``pwc`` claim (a login with a temporary password) may call ``public`` and
+``account`` routes only, until the password is changed (403 ``password_change_required``).
 """
 ACCESS: tuple[Access, ...] = get_args(Access)
 
@@ -52,9 +65,21 @@ class Principal:
     """The account's token version when issued (``tv`` claim): a login token of a user
     account. None for tokens that belong to no account (CLI, patient, monitor): those cannot
     be revoked one by one (rotate JUNBAN_SECRET or let them expire)."""
+    admin: bool = False
+    """A clinic admin's login token (``adm`` claim): manages its facility's staff accounts."""
+    must_change: bool = False
+    """Logged in with a temporary password (``pwc`` claim): it may only change it."""
 
     def is_staff_of(self, facility: str) -> bool:
+        if self.must_change:
+            return False
         return self.role == "operator" or (self.role == "staff" and self.facility == facility)
+
+    def is_clinic_admin_of(self, facility: str) -> bool:
+        """The operator, or a clinic admin's login token for ``facility``."""
+        if self.role == "operator":
+            return not self.must_change
+        return self.admin and self.token_version is not None and self.is_staff_of(facility)
 
     def holds_ticket(self, info: str, ticket_id: str) -> bool:
         return self.role == "patient" and self.info == info and self.ticket == ticket_id
@@ -79,6 +104,8 @@ class Tokens:
         ttl_s: int = 8 * 3600,
         now: float | None = None,
         version: int | None = None,
+        admin: bool = False,
+        must_change: bool = False,
     ) -> str:
         """A signed token; ``version`` (the account's token version, see hub.accounts) makes
         it revocable: it stops working once the account's version moves past it."""
@@ -92,6 +119,9 @@ class Tokens:
         for name, value in (("fac", facility), ("info", info), ("tid", ticket), ("tv", version)):
             if value is not None:
                 claims[name] = value
+        for name, flag in (("adm", admin), ("pwc", must_change)):
+            if flag:
+                claims[name] = True
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
     def patient(self, info: str, ticket_id: str) -> str:
@@ -127,6 +157,8 @@ class Tokens:
             ticket=_opt_str(claims.get("tid")),
             expires_at=float(claims["exp"]),
             token_version=_opt_int(claims.get("tv")),
+            admin=claims.get("adm") is True,
+            must_change=claims.get("pwc") is True,
         )
 
 
@@ -178,6 +210,24 @@ def require_account(principal: Principal | None) -> Principal:
             code="no_account",
         )
     return principal
+
+
+def require_clinic_admin(principal: Principal | None, facility: str) -> Principal:
+    """The principal if it is a clinic admin of ``facility`` (or the operator); else 401/403."""
+    if principal is None:
+        raise Unauthorized("a clinic admin's login token is required", code="unauthorized")
+    if not principal.is_clinic_admin_of(facility):
+        raise Forbidden("only the clinic's admins or the operator may do this", code="forbidden")
+    return principal
+
+
+def require_password_changed(principal: Principal | None) -> None:
+    """403 ``password_change_required`` for a token of a temporary password (``pwc``)."""
+    if principal is not None and principal.must_change:
+        raise Forbidden(
+            "log in was with a temporary password: set a new one first (POST /v1/auth/password)",
+            code="password_change_required",
+        )
 
 
 def require_operator(principal: Principal | None) -> Principal:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from hub import __version__
+from hub import __version__, usercli
 from hub.auth import ROLES, Tokens, load_secret
 from hub.channels.protocol import MAX_FRAME_BYTES
 from hub.embedded_redis import EmbeddedRedis, EmbeddedRedisError, find_server_binary
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=parse_ttl, default=8 * 3600)
     token.add_argument("--subject", default="cli")
     _contracts_parser(commands)
+    usercli.add_parser(commands)
     return parser
 
 
@@ -116,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         return _token(settings, args)
     if args.command == "contracts":
         return _contracts(settings, args)
+    if args.command == "users":
+        return usercli.run(settings, args)
     return _serve(settings, args)
 
 

@@ -5,6 +5,7 @@
 -- KEYS[1] hash of one (user name, client network) pair: f = failures, u = epoch ms before
 --         which its next attempt is refused
 -- KEYS[2] the name's GCRA state (ms) for attempts of throttled pairs, across every address
+-- KEYS[3] (optional) set of the name's pair keys (LoginGuard.unlock and .state read it)
 -- ARGV[1] free failures of a pair before its attempts wait; ARGV[2] first wait (ms);
 -- ARGV[3] longest wait (ms); ARGV[4] window: a pair is forgotten this long after its last
 -- attempt (ms); ARGV[5] the name's emission interval (ms); ARGV[6] its burst tolerance (ms)
@@ -38,4 +39,8 @@ if failures >= free then
 end
 redis.call('HSET', KEYS[1], 'f', failures, 'u', now + wait)
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if KEYS[3] then
+  redis.call('SADD', KEYS[3], KEYS[1])
+  redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[4]) + 60000)
+end
 return {1, failures, 0}

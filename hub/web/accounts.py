@@ -11,11 +11,12 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.accounts import PASSWORD_MAX, Caller
+from hub.accounts import Caller
 from hub.audit import PAGE_MAX, to_csv
 from hub.auth import Principal
 from hub.errors import BadRequest, Forbidden
 from hub.queue.model import FACILITY_RE
+from hub.users import PASSWORD_MAX
 from hub.web.bodies import LoginRequest, parse, read_limited
 from hub.web.routing import ApiRoute, client_ip, json_response, principal_of, services_of
 

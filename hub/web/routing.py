@@ -21,7 +21,9 @@ from hub.auth import (
     Access,
     Principal,
     require_account,
+    require_clinic_admin,
     require_operator,
+    require_password_changed,
     require_staff,
     require_staff_any,
     require_ticket_or_staff,
@@ -78,7 +80,7 @@ _AUDIT = "junban.audit"
 _REVOKED = "junban.revoked"
 """scope key: the principal of a revoked token (still audited: who tried to use it)."""
 AUDITED_ROLES = ("staff", "operator")
-AUDITED_READS = ("staff", "staff-any", "operator", "ticket-or-staff")
+AUDITED_READS = ("staff", "staff-any", "operator", "ticket-or-staff", "clinic-admin")
 """Routes whose GETs are audited when a staff/operator token makes them: they read personal
 data (the staff view, a ticket's name/phone/note), mint a patient token (the ticket link)
 or read the audit log itself."""
@@ -228,6 +230,8 @@ def check_access(access: Access, request: Request) -> Principal | None:
     if access == "public":
         return None
     principal = principal_of(request)
+    if access != "account":
+        require_password_changed(principal)
     if access == "optional":
         return principal
     if access == "operator":
@@ -242,6 +246,8 @@ def check_access(access: Access, request: Request) -> Principal | None:
         info, facility = "", facility_of(request)
     if access == "staff":
         return require_staff(principal, facility)
+    if access == "clinic-admin":
+        return require_clinic_admin(principal, facility)
     return require_ticket_or_staff(principal, info, facility, request.path_params["ticket_id"])
 
 

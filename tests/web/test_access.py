@@ -46,6 +46,7 @@ def _wrong_tokens(route: ApiRoute, facility: str, other: str) -> dict[str, dict[
     )
     monitor = TOKENS.issue("monitor", subject="m", facility=facility)
     partner = TOKENS.issue("partner", subject="p", facility=facility)
+    kiosk = TOKENS.issue("kiosk", subject="k", facility=facility)  # a paired kiosk
     staff_cli = staff_headers(facility)  # a CLI token: no account behind it
     wrong: dict[str, dict[str, dict[str, str]]] = {
         "staff": {
@@ -53,19 +54,43 @@ def _wrong_tokens(route: ApiRoute, facility: str, other: str) -> dict[str, dict[
             "a patient": bearer(patient_other),
             "a monitor": bearer(monitor),
             "a partner": bearer(partner),
+            "a kiosk": bearer(kiosk),
         },
         "ticket-or-staff": {
             "another ticket's patient": bearer(patient_other),
             "staff of another facility": staff_headers(other),
             "a monitor": bearer(monitor),
+            "a kiosk": bearer(kiosk),
         },
         "operator": {
             "staff": staff_cli,
             "a monitor": bearer(monitor),
             "a partner": bearer(partner),
+            "a kiosk": bearer(kiosk),
         },
-        "staff-any": {"a patient": bearer(patient_other), "a monitor": bearer(monitor)},
-        "account": {"a CLI staff token": staff_cli, "a patient": bearer(patient_other)},
+        "staff-any": {
+            "a patient": bearer(patient_other),
+            "a monitor": bearer(monitor),
+            "a kiosk": bearer(kiosk),
+        },
+        "account": {
+            "a CLI staff token": staff_cli,
+            "a patient": bearer(patient_other),
+            "a kiosk": bearer(kiosk),
+        },
+        "clinic-admin": {
+            "staff (not an admin)": staff_cli,
+            "a non-admin staff login": bearer(
+                TOKENS.issue("staff", subject="s", facility=facility, version=0)
+            ),
+            "an admin of another facility": bearer(
+                TOKENS.issue("staff", subject="a", facility=other, version=0, admin=True)
+            ),
+            "a monitor": bearer(monitor),
+            "a partner": bearer(partner),
+            "a patient": bearer(patient_other),
+            "a kiosk": bearer(kiosk),
+        },
     }
     return wrong.get(route.access, {})
 

@@ -1,0 +1,108 @@
+// Account recovery in a staff login (the console's and the staff page's): the hint to ask
+// the clinic admin when a login is refused, and the "set a new password" form that a login
+// with a temporary password (`must_change_password`) leads to. Japanese and English.
+
+import { addStrings, t } from "./i18n.js";
+
+addStrings({
+  ja: {
+    "pw.ask_admin": "パスワードを忘れた場合や、ログインできない状態が続く場合は、クリニックの管理者（またはシステム運営者）に連絡してください。管理者はロックの解除とパスワードの再発行ができます。",
+    "pw.title": "新しいパスワードを設定",
+    "pw.explain": "仮パスワードでログインしました。続けるには、ご自身だけが知る新しいパスワード（8 文字以上）を設定してください。",
+    "pw.new": "新しいパスワード",
+    "pw.again": "新しいパスワード（確認）",
+    "pw.save": "設定してログイン",
+    "pw.mismatch": "2 つのパスワードが一致しません。",
+    "pw.weak": "パスワードは 8〜200 文字で、ユーザー名や仮パスワードと同じにはできません。",
+    "pw.expired": "仮パスワードが無効になりました。管理者にもう一度再発行を依頼してください。",
+    "pw.network": "サーバーに接続できません。もう一度お試しください。",
+  },
+  en: {
+    "pw.ask_admin": "Forgot your password, or still cannot log in? Ask your clinic admin (or the system operator): they can unlock your login and issue a new password.",
+    "pw.title": "Set a new password",
+    "pw.explain": "You logged in with a temporary password. To continue, set a new password that only you know (at least 8 characters).",
+    "pw.new": "New password",
+    "pw.again": "New password (again)",
+    "pw.save": "Save and log in",
+    "pw.mismatch": "The two passwords differ.",
+    "pw.weak": "A password has 8 to 200 characters and may not be the user name or the temporary password.",
+    "pw.expired": "The temporary password is no longer valid. Ask your clinic admin to issue a new one.",
+    "pw.network": "Cannot reach the server. Please try again.",
+  },
+});
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === false || v == null) continue;
+    node.setAttribute(k, v === true ? "" : String(v));
+  }
+  node.append(...children);
+  return node;
+}
+
+/** The sentence a refused login (wrong password or throttled) adds: ask the clinic admin. */
+export function askAdminHint() {
+  return t("pw.ask_admin");
+}
+
+/**
+ * Show the "set a new password" form in `section` (its other content hidden meanwhile) for a
+ * login made with the temporary password `temporary`, whose token is `token`. Resolves with
+ * the fresh token once the password is changed (older tokens stop working), or null when the
+ * temporary token no longer works (the user must log in again).
+ */
+export function askNewPassword(section, token, temporary) {
+  const hidden = [...section.children].filter((c) => !c.hidden);
+  for (const child of hidden) child.hidden = true;
+  const error = el("p", { class: "pw-error con-error st-error", role: "alert", id: "pw-error" });
+  const fresh = el("input", { class: "jb-input", type: "password", name: "new", id: "pw-new", autocomplete: "new-password", required: true, minlength: 8, maxlength: 200 });
+  const again = el("input", { class: "jb-input", type: "password", name: "again", id: "pw-again", autocomplete: "new-password", required: true, minlength: 8, maxlength: 200 });
+  const save = el("button", { class: "jb-btn jb-btn-block", type: "submit" }, t("pw.save"));
+  const form = el("form", { id: "pw-form", class: "pw-form" },
+    el("h2", {}, t("pw.title")),
+    el("p", { class: "jb-muted" }, t("pw.explain")),
+    el("label", { class: "jb-field" }, el("span", {}, t("pw.new")), fresh),
+    el("label", { class: "jb-field" }, el("span", {}, t("pw.again")), again),
+    error, save);
+  section.append(form);
+  fresh.focus();
+  const done = () => {
+    form.remove();
+    for (const child of hidden) child.hidden = false;
+  };
+  return new Promise((resolve) => {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      error.textContent = "";
+      if (fresh.value !== again.value) {
+        error.textContent = t("pw.mismatch");
+        return;
+      }
+      save.disabled = true;
+      try {
+        const r = await fetch("/v1/auth/password", {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+          body: JSON.stringify({ old: temporary, new: fresh.value }),
+        });
+        const data = await r.json().catch(() => ({}));
+        if (r.ok) {
+          done();
+          resolve(data.token);
+          return;
+        }
+        if (r.status === 401 && data.error?.code !== "invalid_credentials") {
+          done();
+          resolve(null);
+          return;
+        }
+        error.textContent = r.status === 422 ? t("pw.weak") : r.status === 401 ? t("pw.expired") : data.error?.message || `HTTP ${r.status}`;
+      } catch {
+        error.textContent = t("pw.network");
+      } finally {
+        save.disabled = false;
+      }
+    });
+  });
+}
