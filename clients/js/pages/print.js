@@ -1,7 +1,8 @@
-// The paper ticket /print/{info}/{id}: number, time, the clinic, and a QR code of the patient's
-// live page. Authority comes in the URL fragment (#token=<the ticket's token or a staff
-// token>, never sent to the server) or from this browser's stored ticket. Options in the
-// fragment too: paper=58|80 (default 80), autoprint=1 (print once ready, for kiosks).
+// The paper ticket /print/{info}/{id}: number, time, the clinic, and a QR code of the ticket's
+// short link (/t/{facility}/{code}, which opens the patient's live page). Authority comes in
+// the URL fragment (#token=<the ticket's token or a staff token>, never sent to the server) or
+// from this browser's stored ticket. Options in the fragment too: paper=58|80 (default 80),
+// autoprint=1 (print once ready).
 
 import { addStrings, applyI18n, clock, currentLang, t } from "./i18n.js";
 import { ticketById } from "./tickets.js";
@@ -93,7 +94,8 @@ async function load() {
   $("ahead").textContent = tk.status === "waiting" ? t("pr.ahead", { n: ticket.data.ahead }) : "";
   const qr = $("qr");
   qr.src = URL.createObjectURL(new Blob([link.data.qr_svg], { type: "image/svg+xml" }));
-  qr.alt = link.data.url.split("#")[0];
+  qr.alt = link.data.short_url; // the QR code holds the ticket's short link (/t/…)
+  $("qr-url").textContent = link.data.short_url.replace(/^https?:\/\//, "");
   await qr.decode().catch(() => {});
   qr.hidden = false;
   $("qr-help").hidden = false;
