@@ -147,6 +147,9 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     "forbidden": ErrorCode(403, "this token may not do that; also a channel `error`"),
     "cross_origin": ErrorCode(403, "a state-changing request from another site's page"),
     "no_account": ErrorCode(403, "the token belongs to no user account: log in with one"),
+    "password_change_required": ErrorCode(
+        403, "logged in with a temporary password: change it first (`POST /v1/auth/password`)"
+    ),
     "facility_suspended": ErrorCode(403, "the facility's service is suspended (Art. 12)"),
     "option_not_contracted": ErrorCode(403, "the facility has not contracted the API option"),
     # 404: no such thing
@@ -159,6 +162,9 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     "unknown_notice": ErrorCode(404, "no such interruption on this contract"),
     "unknown_incident": ErrorCode(404, "no such incident on this contract"),
     "unknown_pairing_code": ErrorCode(404, "the pairing code is wrong, used or expired"),
+    "recovery_failed": ErrorCode(
+        404, "recover: no waiting or called ticket today with that number and phone"
+    ),
     # 405
     "method_not_allowed": ErrorCode(405, "the path exists, the method does not"),
     # 408, 431: the request head itself (hub/web/httpprotocol.py); the connection is closed
@@ -171,11 +177,19 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     "daily_cap_reached": ErrorCode(409, "today's web tickets are all taken"),
     "queue_empty": ErrorCode(409, "call-next: nobody is waiting"),
     "duplicate_ticket": ErrorCode(409, "that ticket id is already taken"),
+    "checkin_not_allowed": ErrorCode(409, "this queue does not take patients' check-ins"),
+    "postpone_not_allowed": ErrorCode(409, "this queue does not let patients move back"),
+    "postpone_limit_reached": ErrorCode(409, "the ticket was moved back twice already"),
+    "already_last": ErrorCode(409, "postpone: nobody waits behind this ticket"),
+    "ticket_not_waiting": ErrorCode(409, "check-in and postpone need a waiting ticket"),
     "illegal_transition": ErrorCode(
         409, "a ticket or contract in this status cannot take that action"
     ),
     "facility_exists": ErrorCode(409, "that facility number is already assigned"),
+    "counter_busy": ErrorCode(409, "a counter with tickets waiting or called cannot be removed"),
     "user_exists": ErrorCode(409, "that user name is taken"),
+    "last_admin": ErrorCode(409, "a facility keeps at least one clinic admin"),
+    "own_account": ErrorCode(409, "a clinic admin may not remove or demote themselves"),
     "version_conflict": ErrorCode(409, "the contract changed meanwhile: reload and retry"),
     "not_started": ErrorCode(409, "the contract has not started"),
     "not_in_force": ErrorCode(409, "the contract is not in force on that day"),

@@ -15,6 +15,8 @@ FACILITIES = "jb:facilities"
 """set of facility numbers."""
 TOKEN_VERSIONS = "jb:users:tv"
 """hash: user name -> token version (int); a login token carrying an older ``tv`` is revoked."""
+LAST_LOGINS = "jb:users:last"
+"""hash: user name -> epoch seconds of its last successful login (the staff page shows it)."""
 OPERATOR_AUDIT = "jb:audit:ops"
 """stream: the operator's actions and account events (logins, throttled logins), append-only."""
 CONTRACT_IDS = "jb:{contracts}:ids"
@@ -27,6 +29,9 @@ CONTRACTS_DUE = "jb:{contracts}:due"
 line with it (now after a change; later for a cancellation or discontinuation date)."""
 FACILITY_SEQUENCE = "jb:facilities:seq"
 """string counter: the last facility number the operator API assigned by itself."""
+SCHEDULED = "jb:facilities:scheduled"
+"""set: the numbers of the facilities with a weekly web-reception schedule (the scheduler
+reads only these)."""
 
 
 def contract(contract_id: str) -> str:
@@ -63,6 +68,12 @@ def login_pair(user: str, address: str) -> str:
     throttle's window after the last attempt. Tagged by the name: one slot with
     ``login_checks``."""
     return f"jb:{{login:{_digest(user)}}}:pair:{_digest(client_network(address))}"
+
+
+def login_pairs(user: str) -> str:
+    """set: the ``login_pair`` keys of one user name that have failures (for the clinic
+    admin's unlock and the staff list's throttled state); TTL = the throttle's window."""
+    return f"jb:{{login:{_digest(user)}}}:pairs"
 
 
 def login_checks(user: str) -> str:
@@ -120,6 +131,30 @@ def pairing_failures(facility_number: str, address: str) -> str:
     """string counter: wrong pairing claims at one facility from one client network
     (``client_network``); TTL = a code's lifetime after the last wrong claim."""
     return f"jb:{{{facility_number}}}:pairfail:{_digest(client_network(address))}"
+
+
+def kiosk_pairing(facility_number: str, code: str) -> str:
+    """string "1": a not-yet-claimed kiosk pairing code of that facility (TTL 10 min); apart
+    from the monitor codes, so a monitor code never pairs a kiosk nor the reverse."""
+    return f"jb:{{{facility_number}}}:kpairing:{code}"
+
+
+def short_link(facility_number: str, code: str) -> str:
+    """string ``info/ticket id``: the ticket behind the short link ``/t/{facility}/{code}``
+    (hub.shortlinks); TTL = the end of the ticket's business day plus a grace."""
+    return f"jb:{{{facility_number}}}:t:{code}"
+
+
+def ticket_short_link(info: str, ticket_id: str) -> str:
+    """string: the short link code of one ticket (one code per ticket); same TTL."""
+    facility, counter = _split(info)
+    return f"jb:{{{facility}}}:{counter}:tlink:{ticket_id}"
+
+
+def schedule_fired(facility_number: str, transition: str) -> str:
+    """string "1": the schedule's transition ``transition`` (``day:HH:MM:open|close``) of
+    that facility was applied (SET NX: once across hubs and restarts); TTL 2 days."""
+    return f"jb:{{{facility_number}}}:sched:{transition}"
 
 
 def rate(scope: str, subject: str, facility_number: str | None = None) -> str:

@@ -67,6 +67,9 @@ class Settings:
     """JUNBAN_WS_IDLE: a connection that watches nothing this long is closed."""
     day_check_s: float = 30.0
     """JUNBAN_DAY_CHECK: how often a process rolls the queues it serves into a new day."""
+    schedule_tick_s: float = 15.0
+    """JUNBAN_SCHEDULE_TICK: how often a process applies the clinics' web-reception
+    sessions (a transition is due for max(60 s, 3 ticks) from its minute)."""
     ws_slow_s: float = 10.0
     """JUNBAN_WS_SLOW: a client whose socket stays full this long is closed with 4408."""
     login_throttle: tuple[int, float] = (3, 60.0)
@@ -129,6 +132,7 @@ class Settings:
             ws_idle_s=read.seconds("WS_IDLE", base.ws_idle_s),
             ws_slow_s=read.seconds("WS_SLOW", base.ws_slow_s),
             day_check_s=read.seconds("DAY_CHECK", base.day_check_s),
+            schedule_tick_s=read.seconds("SCHEDULE_TICK", base.schedule_tick_s),
             login_throttle=read.parsed("LOGIN_THROTTLE", _rate, RATE_FORM) or base.login_throttle,
             revoke_check_s=read.seconds("REVOKE_CHECK", base.revoke_check_s),
             audit_maxlen=read.whole("AUDIT_MAXLEN", base.audit_maxlen, low=0),

@@ -8,7 +8,9 @@ in ``rules``, every Redis call in the stores.
 
 from __future__ import annotations
 
+import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,14 +18,20 @@ import orjson
 
 from hub import metrics
 from hub.auth import Tokens
-from hub.errors import Forbidden, NotFound, RateLimited
+from hub.errors import Forbidden, NotFound, RateLimited, Unavailable
 from hub.queue import calendar, rules, views
+from hub.queue.events import DayStarted, Event
 from hub.queue.facilities import FacilityStore
-from hub.queue.model import Command, Configure, DayStarted, IssueTicket, QueueConfig, QueueState
+from hub.queue.model import Command, Configure, IssueTicket, QueueConfig, QueueState
 from hub.queue.service import Idempotency, QueueService, Responder
+from hub.queue.service import _answer_bytes as answer_bytes
 from hub.queue.store import QueueStore
 from hub.ratelimit import RateLimiter
 from hub.settings import Settings
+
+KIOSK_RATE = (30, 60.0)
+"""Tickets one paired kiosk may issue per minute (a burst of 30): a person taps one at a
+time; a leaked kiosk token cannot flood the queue."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +46,20 @@ class TicketOrder:
     phone: str = ""
     note: str = ""
     priority: bool = False
+    kiosk: str | None = None
+    """The facility of the caller's ``kiosk`` token, when a paired kiosk asks."""
+    kiosk_subject: str = ""
+
+
+RECOVER_RATE = (5, 600.0)
+"""Ticket recoveries (number + phone) per client address and facility: 5 per 10 minutes."""
+
+
+def phone_digits(phone: str) -> str:
+    """A phone number's digits (full-width ones too); ``+81 90…`` is ``090…``."""
+    text = unicodedata.normalize("NFKC", phone).strip()
+    digits = "".join(c for c in text if c in "0123456789")
+    return "0" + digits[2:] if text.startswith("+81") else digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +122,36 @@ class QueueActions:
             raise NotFound("no such ticket in today's queue", code="unknown_ticket")
         return state
 
+    async def ticket_answer(
+        self, info: str, ticket_id: str, staff: bool, now: float
+    ) -> dict[str, Any]:
+        """One ticket as its patient (or, with personal data, staff) sees it. A ticket
+        transferred to another counter carries ``moved``: that queue's information number,
+        the ticket's page there and a patient token for it, so the page can follow."""
+        state = await self.ticket_today(info, ticket_id, now)
+        ticket = state.tickets[ticket_id]
+        view = views.ticket_view(state, ticket_id)
+        if staff:
+            view["ticket"] = views.ticket_staff(ticket)
+        if ticket.status == "transferred" and ticket.to_counter is not None:
+            moved = f"{info.split('-', 1)[0]}-{ticket.to_counter}"
+            view["moved"] = {
+                "info": moved,
+                "url": f"/q/{moved}/t/{ticket_id}",
+                "token": self.tokens.patient(moved, ticket_id),
+            }
+        return view
+
     async def take_ticket(
         self, info: str, facility: str, order: TicketOrder, idem: Idempotency | None, now: float
     ) -> dict[str, Any]:
         """Issue a ticket: a web ticket for anyone (counted against Art. 37's limits), a
         desk, kiosk, phone or priority ticket for staff only. A retried Idempotency-Key gets
         its first ticket back before any limit is counted. The answer carries the ticket's
-        view, the patient's token and the page URL."""
+        view, the patient's token and the page URL. A paired kiosk issues kiosk tickets (and
+        only those) at its own facility, ``KIOSK_RATE`` at most."""
+        if order.kiosk is not None and not order.staff:
+            return await self._kiosk_ticket(info, facility, order, idem, now)
         channel = order.channel or ("desk" if order.staff else "web")
         if not order.staff and (channel != "web" or order.priority):
             raise Forbidden("only staff may issue desk, kiosk, phone or priority tickets")
@@ -138,6 +183,43 @@ class QueueActions:
         result: dict[str, Any] = await self.service.execute(info, command, respond, idem)
         return result
 
+    async def recover(
+        self, info: str, number: int, phone: str, client_ip: str, now: float
+    ) -> dict[str, Any]:
+        """A ticket found again on another device by its number and the phone given with it:
+        today's waiting or called tickets with a phone only. Every try counts against
+        ``RECOVER_RATE``; any mismatch is the same 404 ``recovery_failed``."""
+        facility = info.split("-", 1)[0]
+        await self.limiter.hit([("recover", client_ip, RECOVER_RATE)], facility)
+        state = await self.today(info, now)
+        given = phone_digits(phone).encode()
+        found = None
+        for ticket in state.tickets.values():
+            same = hmac.compare_digest(phone_digits(ticket.phone).encode(), given)
+            if ticket.number == number and ticket.phone and same:
+                found = ticket
+        if found is None or found.status not in ("waiting", "called") or len(given) < 4:
+            raise NotFound(
+                "no waiting ticket today with that number and phone", code="recovery_failed"
+            )
+        return {
+            **views.ticket_view(state, found.id),
+            "token": self.tokens.patient(info, found.id),
+            "url": f"/q/{info}/t/{found.id}",
+        }
+
+    async def _kiosk_ticket(
+        self, info: str, facility: str, order: TicketOrder, idem: Idempotency | None, now: float
+    ) -> dict[str, Any]:
+        if order.kiosk != facility:
+            raise Forbidden("this kiosk belongs to another facility", code="forbidden")
+        if (order.channel or "kiosk") != "kiosk" or order.priority:
+            raise Forbidden("a kiosk issues kiosk tickets only", code="forbidden")
+        kiosk_limit = [("kiosk", order.kiosk_subject, KIOSK_RATE)]
+        await self.limiter.hit(kiosk_limit, facility)
+        staffed = replace(order, staff=True, channel="kiosk", kiosk=None)
+        return await self.take_ticket(info, facility, staffed, idem, now)
+
     async def _count_web_ticket(self, facility: str, client_ip: str) -> None:
         """Art. 37: the facility's own limits when the operator set some (read from this
         process's 2-second cache of the record), else the global ones; one GCRA call."""
@@ -158,6 +240,44 @@ class QueueActions:
         """Run one command on the queue (group-committed); ``respond(state after it)``."""
         return await self.service.execute(info, command, respond, idem)
 
+    async def transfer(
+        self, info: str, ticket_id: str, to: str, idem: Idempotency | None, now: float
+    ) -> dict[str, Any]:
+        """Move a ticket to counter ``to`` of the same facility, keeping its id and number
+        (``rules.decide_transfer``). Both queues change in ONE atomic append
+        (``append_pair.lua``; the facility's keys share a hash tag): the ticket is never in
+        neither line nor in both. A retry with the same Idempotency-Key gets the first
+        answer; a repeat without one changes nothing (the rules are idempotent by ticket
+        id). The per-queue writers of this process see the change as a version conflict
+        and reload. 404 ``unknown_queue`` / ``unknown_ticket``, 409 ``illegal_transition``,
+        422 when ``to`` is this counter."""
+        target = f"{info.split('-', 1)[0]}-{to}"
+        if idem is not None:
+            first = await self.service.replay(info, idem)
+            if first is not None:
+                return dict(first)
+        for _ in range(TRANSFER_ATTEMPTS):
+            source_state = await self.store.load(info)
+            target_state = source_state if target == info else await self.store.load(target)
+            if source_state is None or target_state is None:
+                raise NotFound("no such queue (counter)", code="unknown_queue")
+            out, into = rules.decide_transfer(source_state, target_state, ticket_id, now)
+            source_after, target_after = _after(source_state, out), _after(target_state, into)
+            answer = _transferred(source_after, target_after, ticket_id)
+            if not out and not into:
+                return answer
+            stored = None if idem is None else (idem.key, answer_bytes(idem, answer))
+            outcome = await self.store.append_pair(
+                (source_after, out), (target_after, into), stored
+            )
+            if outcome == "ok":
+                return answer
+            if outcome == "dup" and idem is not None:
+                replayed = await self.service.replay(info, idem)
+                if replayed is not None:
+                    return dict(replayed)
+        raise Unavailable("the queues are too busy, try again", code="busy")
+
     async def configure(
         self, info: str, facility: str, config: QueueConfig, idem: Idempotency | None, now: float
     ) -> Any:
@@ -167,3 +287,31 @@ class QueueActions:
             raise NotFound("no such queue", code="unknown_queue")
         command = Configure(at=now, config=replace(config, tz=record.tz))
         return await self.service.execute(info, command, views.staff_view, idem)
+
+
+TRANSFER_ATTEMPTS = 20
+"""Reload-and-decide rounds of a transfer that meets concurrent changes (version conflicts)."""
+
+
+def _after(state: QueueState, events: list[Event]) -> QueueState:
+    """The state after ``events``, one version up when there are any."""
+    if not events:
+        return state
+    after = rules.evolve_all(state, events)
+    after.version = state.version + 1
+    return after
+
+
+def _transferred(source: QueueState, target: QueueState, ticket_id: str) -> dict[str, Any]:
+    """A transfer's answer: the ticket at its source (status transferred, ``to``) and, under
+    ``moved``, at the target (waiting, ``from``) with the target's version."""
+    view = views.ticket_view(source, ticket_id)
+    view["ticket"] = views.ticket_staff(source.tickets[ticket_id])
+    view["moved"] = {
+        "info": target.info,
+        "v": target.version,
+        "epoch": target.epoch,
+        "ticket": views.ticket_staff(target.tickets[ticket_id]),
+        "ahead": views.ahead_of(target, ticket_id),
+    }
+    return view

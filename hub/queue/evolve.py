@@ -10,28 +10,32 @@ from dataclasses import replace
 from typing import Any
 
 from hub.queue import estimate
-from hub.queue.model import (
+from hub.queue.events import (
     Configured,
     DayStarted,
     Event,
     MessageSet,
     NoticesSet,
+    ProfileSet,
     QueueCreated,
-    QueueState,
     ReceptionClosed,
     ReceptionOpened,
     SuspensionSet,
-    Ticket,
     TicketAbsent,
+    TicketArrived,
     TicketCalled,
     TicketCancelled,
     TicketCompleted,
     TicketIssued,
+    TicketPostponed,
     TicketRecalled,
     TicketRequeued,
+    TicketTransferredIn,
+    TicketTransferredOut,
     WebClosed,
     WebOpened,
 )
+from hub.queue.model import QueueState, Ticket
 
 
 def evolve(state: QueueState, event: Event) -> QueueState:
@@ -98,17 +102,21 @@ def _a_issued(s: QueueState, e: TicketIssued) -> None:
     s.last_number = t.number
     if t.channel == "web":
         s.web_issued += 1
-    if t.priority:
-        # after the last priority ticket still in its arrival place: priority tickets keep
-        # their order, and go before every plain ticket that has not been put back by staff
-        place = 0
-        for i, tid in enumerate(s.waiting):
-            other = s.tickets[tid]
-            if other.priority and not other.requeued:
-                place = i + 1
-        s.waiting.insert(place, t.id)
-    else:
-        s.waiting.append(t.id)
+    s.waiting.insert(_arrival_place(s, t), t.id)
+
+
+def _arrival_place(s: QueueState, t: Ticket) -> int:
+    """Where a ticket joining the line goes: the end; a priority ticket after the last
+    priority ticket still in its arrival place (priority tickets keep their order, and go
+    before every plain ticket that has not been put back by staff)."""
+    if not t.priority:
+        return len(s.waiting)
+    place = 0
+    for i, tid in enumerate(s.waiting):
+        other = s.tickets[tid]
+        if other.priority and not other.requeued:
+            place = i + 1
+    return place
 
 
 def _a_called(s: QueueState, e: TicketCalled) -> None:
@@ -134,6 +142,32 @@ def _a_requeued(s: QueueState, e: TicketRequeued) -> None:
     s.waiting.insert(min(e.position, len(s.waiting)), e.ticket_id)
 
 
+def _a_arrived(s: QueueState, e: TicketArrived) -> None:
+    s.tickets[e.ticket_id] = replace(s.tickets[e.ticket_id], arrived_at=e.at)
+
+
+def _a_postponed(s: QueueState, e: TicketPostponed) -> None:
+    """``position``: its index in the line after the move (it gives up its arrival place and
+    is no longer here)."""
+    ticket = s.tickets[e.ticket_id]
+    s.tickets[e.ticket_id] = replace(
+        ticket, postponed=ticket.postponed + 1, arrived_at=None, requeued=True
+    )
+    s.waiting.remove(e.ticket_id)
+    s.waiting.insert(min(e.position, len(s.waiting)), e.ticket_id)
+
+
+def _a_transferred_out(s: QueueState, e: TicketTransferredOut) -> None:
+    hops = s.tickets[e.ticket_id].hops + 1
+    _set_status(s, e.ticket_id, "transferred", to_counter=e.to, finished_at=e.at, hops=hops)
+
+
+def _a_transferred_in(s: QueueState, e: TicketTransferredIn) -> None:
+    """Joins the line as a new arrival would (a ticket coming back replaces its old entry)."""
+    s.tickets[e.ticket.id] = e.ticket
+    s.waiting.insert(_arrival_place(s, e.ticket), e.ticket.id)
+
+
 def _a_completed(s: QueueState, e: TicketCompleted) -> None:
     _set_status(s, e.ticket_id, "done", finished_at=e.at)
 
@@ -144,6 +178,10 @@ def _a_cancelled(s: QueueState, e: TicketCancelled) -> None:
 
 def _a_message(s: QueueState, e: MessageSet) -> None:
     s.message = e.text
+
+
+def _a_profile(s: QueueState, e: ProfileSet) -> None:
+    s.profile = e.profile
 
 
 def _a_notices(s: QueueState, e: NoticesSet) -> None:
@@ -172,10 +210,15 @@ _APPLIERS: dict[type[Event], Callable[[QueueState, Any], None]] = {
     TicketRecalled: _a_recalled,
     TicketAbsent: _a_absent,
     TicketRequeued: _a_requeued,
+    TicketArrived: _a_arrived,
+    TicketPostponed: _a_postponed,
+    TicketTransferredOut: _a_transferred_out,
+    TicketTransferredIn: _a_transferred_in,
     TicketCompleted: _a_completed,
     TicketCancelled: _a_cancelled,
     MessageSet: _a_message,
     NoticesSet: _a_notices,
+    ProfileSet: _a_profile,
     SuspensionSet: _a_suspension,
     Configured: _a_configured,
 }

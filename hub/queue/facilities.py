@@ -15,6 +15,7 @@ from redis.asyncio.client import Pipeline
 
 from hub import keys
 from hub.queue.model import Notice
+from hub.queue.schedule import Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,19 @@ class Facility:
     """Operator-set limit per client address at this facility; None = JUNBAN_RATE_IP."""
     notices: tuple[Notice, ...] = ()
     """Interruptions and discontinuations announced to this facility's patients."""
+    lang: str = "ja"
+    """Monitor display and voice language: "ja", "en" or "ja+en" (both)."""
+    rooms: dict[str, dict[str, str]] = field(default_factory=dict)
+    """counter -> room id -> label (e.g. "01" -> {"1": "診察室1"}); none = rooms "1", "2"…"""
+    templates: tuple[str, ...] = ()
+    """Ready-made i-messages the console offers."""
+    schedule: dict[str, tuple[Session, ...]] = field(default_factory=dict)
+    """Weekly web-reception sessions: weekday ("mon"…"sun") -> sessions (hub.queue.schedule);
+    the same for every counter. Empty = no automatic opening or closing."""
+    closed_days: tuple[str, ...] = ()
+    """Dates ("YYYY-MM-DD", local) on which the schedule opens nothing."""
+    holidays_closed: bool = False
+    """Japanese public holidays are closed days too."""
 
     def has_option(self, option: str) -> bool:
         return self.options is None or option in self.options
@@ -64,8 +78,21 @@ class Facility:
             "tz": self.tz,
             "message": self.message,
             "suspended": self.suspended,
-            "counters": [{"counter": c, "label": self.counters[c]} for c in sorted(self.counters)],
+            "counters": [
+                {"counter": c, "label": self.counters[c], "rooms": self.room_list(c)}
+                for c in sorted(self.counters)
+            ],
+            "lang": self.lang,
         }
+
+    def room_list(self, counter: str) -> list[dict[str, str]]:
+        rooms = self.rooms.get(counter, {})
+        return [{"room": r, "label": rooms[r]} for r in sorted(rooms, key=_room_order)]
+
+
+def _room_order(room: str) -> tuple[int, str]:
+    """Rooms "1", "2", "10" in number order, named ones after."""
+    return (int(room), room) if room.isdigit() else (1 << 30, room)
 
 
 _decoder = msgspec.msgpack.Decoder(Facility)
@@ -174,3 +201,26 @@ class FacilityStore:
     async def numbers(self) -> list[str]:
         members = cast(set[bytes], await self.redis.smembers(keys.FACILITIES))
         return sorted(m.decode() for m in members)
+
+    async def set_scheduled(self, number: str, scheduled: bool) -> None:
+        """Index (or not) the facility among those with a web-reception schedule."""
+        if scheduled:
+            await self.redis.sadd(keys.SCHEDULED, number)
+        else:
+            await self.redis.srem(keys.SCHEDULED, number)
+
+    async def scheduled(self) -> list[str]:
+        """The facilities with a web-reception schedule (what the scheduler looks at)."""
+        members = cast(set[bytes], await self.redis.smembers(keys.SCHEDULED))
+        return sorted(m.decode() for m in members)
+
+    async def mark_fired(self, number: str, transition: str, ttl_s: int = 2 * 86400) -> bool:
+        """Claim a schedule transition (SET NX): True for the one caller that applies it."""
+        claimed = await self.redis.set(
+            keys.schedule_fired(number, transition), "1", nx=True, ex=ttl_s
+        )
+        return bool(claimed)
+
+    async def unmark_fired(self, number: str, transition: str) -> None:
+        """Give a claimed transition back (applying it failed): the next tick retries it."""
+        await self.redis.delete(keys.schedule_fired(number, transition))

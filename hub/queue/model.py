@@ -1,4 +1,5 @@
-"""The queue's data: tickets, state, commands and events. Plain dataclasses, no behaviour.
+"""The queue's data: tickets, state and commands (its events: ``hub/queue/events.py``).
+Plain dataclasses, no behaviour.
 
 A queue is one information number (``1234-01``). Its ``QueueState`` is the fold of its
 events; commands carry the time they happen at (``at``, Unix seconds) so the rules never
@@ -10,10 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import ClassVar, Literal
+from typing import Literal
+
+from hub.queue.profile import Profile
 
 TicketChannel = Literal["web", "desk", "kiosk", "phone"]
-TicketStatus = Literal["waiting", "called", "done", "cancelled", "absent"]
+TicketStatus = Literal["waiting", "called", "done", "cancelled", "absent", "transferred"]
 WebClosedReason = Literal["staff", "cap", "closing_time"]
 CHANNELS: tuple[str, ...] = ("web", "desk", "kiosk", "phone")
 
@@ -47,6 +50,16 @@ class Ticket:
     finished_at: float | None = None
     requeued: bool = False
     """Put back into the line by staff: it no longer holds its arrival place."""
+    arrived_at: float | None = None
+    """The patient said "I'm here" (check-in, when the queue allows it)."""
+    postponed: int = 0
+    """How often the patient moved themselves back ("I'll be late")."""
+    from_counter: str | None = None
+    """The counter this ticket was transferred from (its previous stage), if any."""
+    to_counter: str | None = None
+    """Status "transferred": the counter of this facility it moved to."""
+    hops: int = 0
+    """How many transfers this ticket has made (a repeated transfer is recognised by it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +72,10 @@ class QueueConfig:
     default_minutes: float = 5.0
     close_web_at: str | None = None
     """"HH:MM" local: stop web acceptance when a new ticket would be called after this."""
+    allow_checkin: bool = False
+    """Patients may say "I'm here" on their ticket page."""
+    allow_postpone: bool = False
+    """Patients may move themselves back ``requeue_offset`` places ("I'll be late")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +126,9 @@ class QueueState:
     message: str = ""
     notices: tuple[Notice, ...] = ()
     """The facility's announced interruptions and discontinuations (from its contract)."""
+    profile: Profile | None = None
+    """The facility's name, this counter's label and rooms, the display language (None
+    until the facility's settings are first saved: pages read the facility record)."""
     last_number: int = 0
     web_issued: int = 0
     tickets: dict[str, Ticket] = field(default_factory=dict)
@@ -205,6 +225,32 @@ class Requeue(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class CheckIn(Command):  # the patient says "I'm here"
+    ticket_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Postpone(Command):  # the patient will be late: back ``requeue_offset`` places
+    ticket_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferOut(Command):
+    """The ticket leaves this queue for counter ``to`` of the same facility."""
+
+    ticket_id: str
+    to: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferIn(Command):
+    """``ticket`` (as it left counter ``source``) joins this queue's line."""
+
+    ticket: Ticket
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class Complete(Command):
     ticket_id: str
 
@@ -231,141 +277,10 @@ class SetNotices(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class SetProfile(Command):
+    profile: Profile
+
+
+@dataclass(frozen=True, slots=True)
 class Configure(Command):
     config: QueueConfig
-
-
-# ---- events: what happened (stored in the stream) --------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    kind: ClassVar[str] = "event"
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class QueueCreated(Event):
-    kind: ClassVar[str] = "queue_created"
-    info: str
-    config: QueueConfig
-
-
-@dataclass(frozen=True, slots=True)
-class DayStarted(Event):
-    kind: ClassVar[str] = "day_started"
-    day: str
-
-
-@dataclass(frozen=True, slots=True)
-class ReceptionOpened(Event):
-    kind: ClassVar[str] = "reception_opened"
-
-
-@dataclass(frozen=True, slots=True)
-class ReceptionClosed(Event):
-    kind: ClassVar[str] = "reception_closed"
-
-
-@dataclass(frozen=True, slots=True)
-class WebOpened(Event):
-    kind: ClassVar[str] = "web_opened"
-
-
-@dataclass(frozen=True, slots=True)
-class WebClosed(Event):
-    kind: ClassVar[str] = "web_closed"
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class TicketIssued(Event):
-    kind: ClassVar[str] = "ticket_issued"
-    ticket: Ticket
-
-
-@dataclass(frozen=True, slots=True)
-class TicketCalled(Event):
-    kind: ClassVar[str] = "ticket_called"
-    ticket_id: str
-    room: str
-
-
-@dataclass(frozen=True, slots=True)
-class TicketRecalled(Event):
-    kind: ClassVar[str] = "ticket_recalled"
-    ticket_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class TicketAbsent(Event):
-    kind: ClassVar[str] = "ticket_absent"
-    ticket_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class TicketRequeued(Event):
-    kind: ClassVar[str] = "ticket_requeued"
-    ticket_id: str
-    position: int
-
-
-@dataclass(frozen=True, slots=True)
-class TicketCompleted(Event):
-    kind: ClassVar[str] = "ticket_completed"
-    ticket_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class TicketCancelled(Event):
-    kind: ClassVar[str] = "ticket_cancelled"
-    ticket_id: str
-    by: str
-
-
-@dataclass(frozen=True, slots=True)
-class MessageSet(Event):
-    kind: ClassVar[str] = "message_set"
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class SuspensionSet(Event):
-    kind: ClassVar[str] = "suspension_set"
-    suspended: bool
-
-
-@dataclass(frozen=True, slots=True)
-class NoticesSet(Event):
-    kind: ClassVar[str] = "notices_set"
-    notices: tuple[Notice, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Configured(Event):
-    kind: ClassVar[str] = "configured"
-    config: QueueConfig
-
-
-EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls
-    for cls in (
-        QueueCreated,
-        DayStarted,
-        ReceptionOpened,
-        ReceptionClosed,
-        WebOpened,
-        WebClosed,
-        TicketIssued,
-        TicketCalled,
-        TicketRecalled,
-        TicketAbsent,
-        TicketRequeued,
-        TicketCompleted,
-        TicketCancelled,
-        MessageSet,
-        SuspensionSet,
-        NoticesSet,
-        Configured,
-    )
-}

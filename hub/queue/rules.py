@@ -14,6 +14,8 @@ Ticket life (``TRANSITIONS``)::
        │                ▼ │
        ├──absent────▶ absent ──call──▶ called
        └──cancel (from waiting, called, absent)──▶ cancelled
+       └──transfer (from waiting, called, absent)──▶ transferred (joins another counter's
+          line as waiting, same id and number: ``decide_transfer``)
 """
 
 from __future__ import annotations
@@ -22,42 +24,17 @@ from collections.abc import Callable
 from typing import Any
 
 from hub.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
-from hub.queue import calendar, estimate
-
-# evolve lives in hub.queue.evolve; re-exported so `rules.decide` / `rules.evolve` stay one API
-from hub.queue.evolve import apply_in_place as apply_in_place
-from hub.queue.evolve import evolve as evolve
-from hub.queue.evolve import evolve_all as evolve_all
-from hub.queue.model import (
-    CHANNELS,
-    CallNext,
-    CallTicket,
-    Cancel,
-    CloseReception,
-    CloseWeb,
-    Command,
-    Complete,
-    Configure,
+from hub.queue import calendar, estimate, patient, transfer
+from hub.queue.events import (
     Configured,
     DayStarted,
     Event,
-    IssueTicket,
-    MarkAbsent,
     MessageSet,
     NoticesSet,
-    OpenReception,
-    OpenWeb,
-    QueueState,
-    Recall,
+    ProfileSet,
     ReceptionClosed,
     ReceptionOpened,
-    Requeue,
-    SetMessage,
-    SetNotices,
-    SetSuspended,
-    StartDay,
     SuspensionSet,
-    Ticket,
     TicketAbsent,
     TicketCalled,
     TicketCancelled,
@@ -69,6 +46,40 @@ from hub.queue.model import (
     WebOpened,
 )
 
+# evolve lives in hub.queue.evolve; re-exported so `rules.decide` / `rules.evolve` stay one API
+from hub.queue.evolve import apply_in_place as apply_in_place
+from hub.queue.evolve import evolve as evolve
+from hub.queue.evolve import evolve_all as evolve_all
+from hub.queue.model import (
+    CHANNELS,
+    CallNext,
+    CallTicket,
+    Cancel,
+    CheckIn,
+    CloseReception,
+    CloseWeb,
+    Command,
+    Complete,
+    Configure,
+    IssueTicket,
+    MarkAbsent,
+    OpenReception,
+    OpenWeb,
+    Postpone,
+    QueueState,
+    Recall,
+    Requeue,
+    SetMessage,
+    SetNotices,
+    SetProfile,
+    SetSuspended,
+    StartDay,
+    Ticket,
+    TransferIn,
+    TransferOut,
+    split_info,
+)
+
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "call": (frozenset({"waiting", "absent"}), "called"),
     "recall": (frozenset({"called"}), "called"),
@@ -76,9 +87,12 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "requeue": (frozenset({"absent", "called"}), "waiting"),
     "complete": (frozenset({"called"}), "done"),
     "cancel": (frozenset({"waiting", "called", "absent"}), "cancelled"),
+    "transfer": (transfer.TRANSFERABLE, "transferred"),
 }
 """action -> (statuses it may start from, status it leads to)."""
 
+
+MAX_POSTPONES = patient.MAX_POSTPONES
 
 MAX_TEXT = {"name": 100, "phone": 32, "note": 500, "message": 500, "room": 16}
 
@@ -233,6 +247,22 @@ def _requeue(state: QueueState, cmd: Requeue) -> list[Event]:
     return [TicketRequeued(at=cmd.at, ticket_id=cmd.ticket_id, position=position)]
 
 
+def decide_transfer(
+    source: QueueState, target: QueueState, ticket_id: str, at: float
+) -> tuple[list[Event], list[Event]]:
+    """Move a ticket from ``source`` to ``target`` (two counters of one facility): the
+    events of each queue. The ticket keeps its id and number and joins the target's line
+    as a new arrival would. Both halves are idempotent by ticket id and hop count: a repeat
+    of a transfer that happened (or half happened) changes nothing more than completing it."""
+    here, there = split_info(source.info), split_info(target.info)
+    if here is None or there is None or here[0] != there[0] or here[1] == there[1]:
+        raise Unprocessable("a ticket moves to another counter of the same facility")
+    out = decide(source, TransferOut(at=at, ticket_id=ticket_id, to=there[1]))
+    moved = evolve_all(source, out).tickets[ticket_id]
+    into = decide(target, TransferIn(at=at, ticket=moved, source=here[1]))
+    return out, into
+
+
 def _complete(state: QueueState, cmd: Complete) -> list[Event]:
     _transition(state, cmd.ticket_id, "complete")
     return [TicketCompleted(at=cmd.at, ticket_id=cmd.ticket_id)]
@@ -246,6 +276,11 @@ def _cancel(state: QueueState, cmd: Cancel) -> list[Event]:
 def _set_message(state: QueueState, cmd: SetMessage) -> list[Event]:
     _check_lengths(message=cmd.text)
     return [] if cmd.text == state.message else [MessageSet(at=cmd.at, text=cmd.text)]
+
+
+def _set_profile(state: QueueState, cmd: SetProfile) -> list[Event]:
+    """The facility's name, labels and language as its settings now say (shown live)."""
+    return [] if cmd.profile == state.profile else [ProfileSet(at=cmd.at, profile=cmd.profile)]
 
 
 def _set_notices(state: QueueState, cmd: SetNotices) -> list[Event]:
@@ -308,10 +343,15 @@ _DECIDERS: dict[type[Command], Callable[[QueueState, Any], list[Event]]] = {
     Recall: _recall,
     MarkAbsent: _absent,
     Requeue: _requeue,
+    CheckIn: patient.check_in,
+    Postpone: patient.postpone,
+    TransferOut: transfer.transfer_out,
+    TransferIn: transfer.transfer_in,
     Complete: _complete,
     Cancel: _cancel,
     SetMessage: _set_message,
     SetNotices: _set_notices,
+    SetProfile: _set_profile,
     SetSuspended: _set_suspended,
     Configure: _configure,
 }

@@ -25,11 +25,11 @@ from redis.exceptions import RedisError
 from hub import metrics
 from hub.errors import JunbanError, NotFound, Unavailable, Unprocessable
 from hub.queue import calendar, rules
+from hub.queue.events import QueueCreated
 from hub.queue.facilities import Facility, FacilityStore
 from hub.queue.model import (
     Command,
     QueueConfig,
-    QueueCreated,
     QueueState,
     SetMessage,
     SetNotices,

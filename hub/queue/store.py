@@ -22,7 +22,8 @@ from redis.asyncio.client import Pipeline
 from hub import keys
 from hub.errors import Unavailable
 from hub.queue import rules
-from hub.queue.model import EVENT_TYPES, Event, QueueState
+from hub.queue.events import EVENT_TYPES, Event
+from hub.queue.model import QueueState
 from hub.queue.views import public_view
 
 _encoder = msgspec.msgpack.Encoder()
@@ -87,6 +88,7 @@ class QueueStore:
         lua = resources.files("hub.queue").joinpath("lua")
         self._append = redis.register_script(lua.joinpath("append.lua").read_text())
         self._load = redis.register_script(lua.joinpath("load.lua").read_text())
+        self._append_pair = redis.register_script(lua.joinpath("append_pair.lua").read_text())
 
     async def load(self, info: str) -> QueueState | None:
         """The queue's current state, or None when it does not exist."""
@@ -163,3 +165,31 @@ class QueueStore:
     async def stored_answer(self, info: str, key: str) -> bytes | None:
         """The first answer stored for this Idempotency-Key, if any."""
         return cast(bytes | None, await self.redis.get(keys.idempotency(info, key)))
+
+    async def append_pair(
+        self,
+        first: tuple[QueueState, list[Event]],
+        second: tuple[QueueState, list[Event]],
+        idempotent: tuple[str, bytes] | None = None,
+    ) -> Literal["ok", "conflict", "dup"]:
+        """Append to two queues of one facility at once, or to neither (append_pair.lua):
+        each ``(state, events)`` is the new state (its version one up when it has events)
+        and the events leading to it; the stored version must be the one below (or the
+        same, without events). ``idempotent``: (Idempotency-Key, answer) stored with it."""
+        argv: list[Any] = [
+            self.stream_maxlen,
+            self.idempotency_ttl_s,
+            idempotent[1] if idempotent else b"",
+        ]
+        key_list: list[str] = []
+        for state, events in (first, second):
+            expected = state.version - 1 if events else state.version
+            argv += [expected, state.epoch, orjson.dumps(public_view(state))]
+            argv += [keys.public_channel(state.info), len(events)]
+            for event in events:
+                argv += [event.kind, encode_event(event)]
+            key_list += [keys.queue(state.info), keys.log(state.info)]
+        if idempotent is not None:
+            key_list.append(keys.idempotency(first[0].info, idempotent[0]))
+        outcome, _ = await self._append_pair(keys=key_list, args=argv)
+        return cast(Literal["ok", "conflict", "dup"], outcome.decode())

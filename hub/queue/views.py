@@ -12,6 +12,7 @@ from typing import Any
 
 from hub.queue import estimate
 from hub.queue.model import QueueState, Ticket
+from hub.queue.rules import MAX_POSTPONES
 
 
 def iso(at: float | None) -> str | None:
@@ -39,14 +40,7 @@ def public_view(s: QueueState) -> dict[str, Any]:
         "web_open": accepting,
         "web_closed_reason": None if accepting else closed_reason,
         "suspended": s.suspended,
-        "calling": [
-            {
-                "number": tickets[tid].number,
-                "room": tickets[tid].room,
-                "recalls": tickets[tid].recalls,
-            }
-            for tid in s.calling
-        ],
+        "calling": [calling_entry(tickets[tid]) for tid in s.calling],
         "waiting": [tickets[tid].number for tid in s.waiting],
         "waiting_count": len(s.waiting),
         "absent": sorted(t.number for t in tickets.values() if t.status == "absent"),
@@ -55,8 +49,18 @@ def public_view(s: QueueState) -> dict[str, Any]:
         "close_web_at": s.config.close_web_at,
         "message": s.message,
         "notices": [n.public() for n in s.notices],
+        "profile": None if s.profile is None else s.profile.public(),
         "updated_at": iso(s.updated_at),
     }
+
+
+def calling_entry(t: Ticket) -> dict[str, Any]:
+    """One called number on the public view; ``from``: the counter a transferred ticket
+    came from (only then present)."""
+    entry: dict[str, Any] = {"number": t.number, "room": t.room, "recalls": t.recalls}
+    if t.from_counter is not None:
+        entry["from"] = t.from_counter
+    return entry
 
 
 def ticket_public(t: Ticket) -> dict[str, Any]:
@@ -71,6 +75,10 @@ def ticket_public(t: Ticket) -> dict[str, Any]:
         "issued_at": iso(t.issued_at),
         "called_at": iso(t.called_at),
         "finished_at": iso(t.finished_at),
+        "from": t.from_counter,
+        "to": t.to_counter,
+        "arrived_at": iso(t.arrived_at),
+        "postponed": t.postponed,
     }
 
 
@@ -105,6 +113,18 @@ def ticket_view(s: QueueState, ticket_id: str) -> dict[str, Any]:
         "ticket": ticket_public(t),
         "ahead": ahead,
         "estimate_min": estimate.wait_minutes(ahead, s.minutes_per_patient) if waiting else None,
+        "can": patient_actions(s, t),
+    }
+
+
+def patient_actions(s: QueueState, t: Ticket) -> dict[str, bool]:
+    """What the patient may do now on their page (the queue's settings and the ticket's
+    place; the rules decide again when they do it)."""
+    waiting = t.status == "waiting"
+    behind = waiting and s.config.requeue_offset > 0 and s.waiting[-1] != t.id
+    return {
+        "checkin": waiting and s.config.allow_checkin and t.arrived_at is None,
+        "postpone": behind and s.config.allow_postpone and t.postponed < MAX_POSTPONES,
     }
 
 
@@ -117,6 +137,8 @@ def staff_view(s: QueueState) -> dict[str, Any]:
         "requeue_offset": s.config.requeue_offset,
         "default_minutes": s.config.default_minutes,
         "close_web_at": s.config.close_web_at,
+        "allow_checkin": s.config.allow_checkin,
+        "allow_postpone": s.config.allow_postpone,
     }
     view["web_issued"] = s.web_issued
     view["tickets"] = [ticket_staff(t) for t in sorted(s.tickets.values(), key=lambda t: t.number)]

@@ -45,6 +45,12 @@ class TicketActionRequest(msgspec.Struct, kw_only=True):
     """True: to the end of the line; false: the queue's requeue_offset places back."""
 
 
+class TransferRequest(msgspec.Struct, kw_only=True):
+    """Move a ticket to another counter of the same facility (its next stage)."""
+
+    to: CounterNumber
+
+
 class MessageRequest(msgspec.Struct, kw_only=True):
     text: Text
 
@@ -63,6 +69,15 @@ class ConfigRequest(msgspec.Struct, kw_only=True):
     requeue_offset: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 3
     default_minutes: Annotated[float, msgspec.Meta(ge=0.5, le=120)] = 5.0
     close_web_at: HHMM | None = None
+    allow_checkin: bool = False
+    allow_postpone: bool = False
+
+
+class RecoverRequest(msgspec.Struct, kw_only=True):
+    """Find a ticket again on another device: its number and the phone given with it."""
+
+    number: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+    phone: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
 
 
 class FacilityRequest(msgspec.Struct, kw_only=True):
@@ -74,11 +89,43 @@ class FacilityRequest(msgspec.Struct, kw_only=True):
     counters: dict[CounterNumber, Short] = msgspec.field(default_factory=lambda: {"01": ""})
 
 
+class SessionBody(msgspec.Struct, kw_only=True):
+    """One web-reception session of a weekday: ``start`` to ``end`` local time."""
+
+    start: HHMM
+    end: HHMM
+    label: Annotated[str, msgspec.Meta(max_length=20)] = ""
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DayText = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")]
+
+
+class SettingsRequest(msgspec.Struct, kw_only=True):
+    """The clinic's settings. PATCH: the fields sent (not null) change, the others stay;
+    PUT: the whole profile (``name`` and ``counters`` required, the rest default)."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    address: Text | None = None
+    hours: Text | None = None
+    counters: Annotated[dict[CounterNumber, Short], msgspec.Meta(max_length=99)] | None = None
+    """counter -> label; a new counter gets its queue, a removed one must be idle."""
+    rooms: dict[CounterNumber, dict[Room, Short]] | None = None
+    """counter -> room id -> label."""
+    lang: Literal["ja", "en", "ja+en"] | None = None
+    templates: Annotated[list[Text], msgspec.Meta(max_length=20)] | None = None
+    schedule: dict[Weekday, Annotated[list[SessionBody], msgspec.Meta(max_length=6)]] | None = None
+    closed_days: Annotated[list[DayText], msgspec.Meta(max_length=400)] | None = None
+    holidays_closed: bool | None = None
+
+
 class UserRequest(msgspec.Struct, kw_only=True):
     user: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     password: Annotated[str, msgspec.Meta(min_length=8, max_length=200)]
     role: Literal["staff", "operator"] = "staff"
     facility: FacilityNumber | None = None
+    admin: bool = False
+    """A clinic admin (staff only): manages the facility's staff accounts."""
 
 
 Body = TypeVar("Body", bound=msgspec.Struct)

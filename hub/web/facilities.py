@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hub.clinic_settings import ProfileChange
 from hub.contracts.views import limits_view
-from hub.errors import JunbanError
+from hub.errors import JunbanError, Unprocessable
 from hub.facilities import ApiCaller
 from hub.queue.facilities import Facility
+from hub.queue.schedule import Session
 from hub.web.bodies import (
     FacilityRequest,
     LimitsRequest,
     MessageRequest,
+    SettingsRequest,
     SuspendRequest,
     UserRequest,
     parse,
@@ -55,6 +59,68 @@ async def put_message(request: Request) -> Response:
     body = parse(await read_limited(request, services.settings.max_body_bytes), MessageRequest)
     await services.facilities.set_message(number, body.text, time.time())
     return json_response({"facility": number, "message": body.text})
+
+
+async def get_settings(request: Request) -> Response:
+    """The settings page's record: profile, rooms, language, templates, schedule, closed
+    days, each counter's configuration and the next public holidays."""
+    number = facility_of(request)
+    return json_response(await services_of(request).clinic.read(number, time.time()))
+
+
+def _change(body: SettingsRequest, whole: bool) -> ProfileChange:
+    """The request as a change; ``whole`` (PUT): every field, defaults for those left out."""
+    if whole and (body.name is None or body.counters is None):
+        raise Unprocessable("PUT needs the whole profile: name and counters", code="invalid_body")
+    schedule: dict[str, tuple[Session, ...]] | None = None
+    if body.schedule is not None:
+        schedule = {
+            day: tuple(Session(s.start, s.end, s.label) for s in sessions)
+            for day, sessions in body.schedule.items()
+        }
+    change = ProfileChange(
+        name=body.name,
+        address=body.address,
+        hours=body.hours,
+        counters=body.counters,
+        rooms=body.rooms,
+        lang=body.lang,
+        templates=None if body.templates is None else tuple(body.templates),
+        schedule=schedule,
+        closed_days=None if body.closed_days is None else tuple(body.closed_days),
+        holidays_closed=body.holidays_closed,
+    )
+    if not whole:
+        return change
+    return replace(
+        change,
+        address=change.address or "",
+        hours=change.hours or "",
+        rooms=change.rooms or {},
+        lang=change.lang or "ja",
+        templates=change.templates or (),
+        schedule=change.schedule or {},
+        closed_days=change.closed_days or (),
+        holidays_closed=bool(change.holidays_closed),
+    )
+
+
+async def _save_settings(request: Request, whole: bool) -> Response:
+    number = facility_of(request)
+    services = services_of(request)
+    body = parse(await read_limited(request, services.settings.max_body_bytes), SettingsRequest)
+    result = await services.clinic.change(number, _change(body, whole), time.time())
+    return json_response(result)
+
+
+async def put_settings(request: Request) -> Response:
+    """Replace the clinic's profile and settings (a new counter gets its queue)."""
+    return await _save_settings(request, True)
+
+
+async def patch_settings(request: Request) -> Response:
+    """Change the fields sent of the clinic's profile and settings."""
+    return await _save_settings(request, False)
 
 
 async def _set_suspended(request: Request, suspended: bool) -> Response:
@@ -102,8 +168,11 @@ async def create_facility(request: Request) -> Response:
 async def create_user(request: Request) -> Response:
     services = services_of(request)
     body = parse(await read_limited(request, services.settings.max_body_bytes), UserRequest)
-    user = await services.accounts.create_user(body.user, body.password, body.role, body.facility)
-    return json_response({"user": user.name, "role": user.role, "facility": user.facility}, 201)
+    user = await services.accounts.create_user(
+        body.user, body.password, body.role, body.facility, admin=body.admin
+    )
+    answer = {"user": user.name, "role": user.role, "facility": user.facility, "admin": user.admin}
+    return json_response(answer, 201)
 
 
 F = "/v1/facilities/{facility}"
@@ -128,6 +197,36 @@ ROUTES = [
         body=MessageRequest,
         body_required=True,
         responses={200: "the message", 422: "invalid_body", **ERR_F, **ERR_AUTH},
+    ),
+    ApiRoute(
+        F + "/settings",
+        "GET",
+        get_settings,
+        "The clinic's settings: profile, rooms, schedule, templates, counters' configuration",
+        access="staff",
+        responses={200: "the settings", **ERR_F, **ERR_AUTH},
+    ),
+    *(
+        ApiRoute(
+            F + "/settings",
+            method,
+            handler,
+            summary,
+            access="staff",
+            body=SettingsRequest,
+            body_required=True,
+            responses={
+                200: "the settings",
+                409: "counter_busy",
+                422: "invalid_body",
+                **ERR_F,
+                **ERR_AUTH,
+            },
+        )
+        for method, handler, summary in (
+            ("PUT", put_settings, "Replace the clinic's profile and settings"),
+            ("PATCH", patch_settings, "Change some of the clinic's profile and settings"),
+        )
     ),
     ApiRoute(
         A,

@@ -33,6 +33,7 @@ from hub.web.bodies import (
     ConfigRequest,
     TicketActionRequest,
     TicketRequest,
+    TransferRequest,
     parse,
     read_limited,
 )
@@ -80,6 +81,8 @@ async def take_ticket(request: Request) -> Response:
         phone=body.phone,
         note=body.note,
         priority=body.priority,
+        kiosk=principal.facility if principal is not None and principal.role == "kiosk" else None,
+        kiosk_subject=principal.subject if principal is not None else "",
     )
     idem = idempotency_of(request, raw)
     result = await services.queues.take_ticket(info, facility, order, idem, time.time())
@@ -89,11 +92,9 @@ async def take_ticket(request: Request) -> Response:
 async def get_ticket(request: Request) -> Response:
     info, facility, _ = info_of(request)
     ticket_id = request.path_params["ticket_id"]
-    state = await services_of(request).queues.ticket_today(info, ticket_id, time.time())
-    view = views.ticket_view(state, ticket_id)
     principal = principal_of(request)
-    if principal is not None and principal.is_staff_of(facility):
-        view["ticket"] = views.ticket_staff(state.tickets[ticket_id])
+    staff = principal is not None and principal.is_staff_of(facility)
+    view = await services_of(request).queues.ticket_answer(info, ticket_id, staff, time.time())
     return json_response(view)
 
 
@@ -170,6 +171,17 @@ async def ticket_action(request: Request) -> Response:
     return json_response(result)
 
 
+async def transfer_ticket(request: Request) -> Response:
+    info, _, _ = info_of(request)
+    services = services_of(request)
+    ticket_id = request.path_params["ticket_id"]
+    raw = await read_limited(request, services.settings.max_body_bytes)
+    body = parse(raw, TransferRequest)
+    idem = idempotency_of(request, raw)
+    result = await services.queues.transfer(info, ticket_id, body.to, idem, time.time())
+    return json_response(result)
+
+
 async def staff_view(request: Request) -> Response:
     info, _, _ = info_of(request)
     state = await services_of(request).queues.today(info, time.time())
@@ -186,6 +198,8 @@ async def configure(request: Request) -> Response:
         requeue_offset=body.requeue_offset,
         default_minutes=body.default_minutes,
         close_web_at=body.close_web_at,
+        allow_checkin=body.allow_checkin,
+        allow_postpone=body.allow_postpone,
     )
     idem = idempotency_of(request, raw)
     result = await services.queues.configure(info, facility, config, idem, time.time())
@@ -287,6 +301,22 @@ ROUTES = [
         responses={200: "{called: ticket}", 409: "queue_empty", **ERR_STAFF},
     ),
     ApiRoute(
+        Q + "/tickets/{ticket_id}/transfer",
+        "POST",
+        transfer_ticket,
+        "Transfer a ticket to another counter of the facility {to} (same id and number)",
+        access="staff",
+        body=TransferRequest,
+        body_required=True,
+        idempotent=True,
+        responses={
+            200: "the ticket (transferred) and, under moved, at the target counter",
+            409: "illegal_transition",
+            422: "invalid_body",
+            **ERR_STAFF,
+        },
+    ),
+    ApiRoute(
         Q + "/tickets/{ticket_id}/{action}",
         "POST",
         ticket_action,
@@ -316,7 +346,8 @@ ROUTES = [
         Q + "/config",
         "PUT",
         configure,
-        "Set the daily web cap, requeue offset, default minutes, web closing time",
+        "Set the daily web cap, requeue offset, default minutes, web closing time, and "
+        "whether patients may check in and postpone",
         access="staff",
         body=ConfigRequest,
         body_required=True,

@@ -18,6 +18,14 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from hub.errors import JunbanError
 from hub.queue import calendar, estimate, rules, views
+from hub.queue.events import (
+    DayStarted,
+    Event,
+    QueueCreated,
+    TicketCalled,
+    TicketIssued,
+    TicketRequeued,
+)
 from hub.queue.model import (
     CallNext,
     CallTicket,
@@ -27,14 +35,11 @@ from hub.queue.model import (
     Command,
     Complete,
     Configure,
-    DayStarted,
-    Event,
     IssueTicket,
     MarkAbsent,
     OpenReception,
     OpenWeb,
     QueueConfig,
-    QueueCreated,
     QueueState,
     Recall,
     Requeue,
@@ -42,9 +47,6 @@ from hub.queue.model import (
     SetNotices,
     SetSuspended,
     StartDay,
-    TicketCalled,
-    TicketIssued,
-    TicketRequeued,
 )
 from hub.queue.store import decode_event, decode_state, encode_event, encode_state
 from tests import strategies as S
