@@ -26,8 +26,10 @@ from hub.audit import AuditLog
 from hub.auth import Tokens, load_secret
 from hub.channels import wsprotocol
 from hub.channels.bridge import Bridge
-from hub.channels.connection import LiveRuntime
 from hub.channels.registry import ChannelRegistry
+from hub.channels.runtime import LiveRuntime
+from hub.clinic_settings import ClinicSettings
+from hub.contracts.gates import check_api_option
 from hub.contracts.service import ContractService
 from hub.contracts.store import ContractStore
 from hub.contracts.sync import FacilitySync
@@ -36,11 +38,16 @@ from hub.facilities import FacilityService
 from hub.pairing import PairingCodes, PairingService
 from hub.queue.actions import QueueActions
 from hub.queue.facilities import FacilityStore
+from hub.queue.scheduler import Scheduler
 from hub.queue.service import QueueService
 from hub.queue.store import QueueStore
 from hub.ratelimit import RateLimiter
 from hub.settings import Settings
+from hub.shortlinks import ShortLinkService, ShortLinkStore
+from hub.staff import StaffService
 from hub.web import accounts, contracts, facilities, links, live, ops, pages, pairing, queues
+from hub.web import patients as patients_web
+from hub.web import staff as staff_web
 from hub.web.cors import PublicCORS
 from hub.web.openapi import build_openapi
 from hub.web.routing import ApiRoute, json_response, serve
@@ -48,12 +55,14 @@ from hub.web.routing import ApiRoute, json_response, serve
 log = logging.getLogger("junban")
 
 API_ROUTES: list[ApiRoute] = [
+    *patients_web.ROUTES,  # before queues': its /tickets/{id}/{action} would take "postpone"
     *queues.ROUTES,
     *live.ROUTES,
     *facilities.ROUTES,
     *pairing.ROUTES,
     *links.ROUTES,
     *accounts.ROUTES,
+    *staff_web.ROUTES,
     *contracts.ROUTES,
 ]
 
@@ -73,8 +82,11 @@ class Services:
     queues: QueueActions
     contracts: ContractService
     facilities: FacilityService
+    clinic: ClinicSettings
     accounts: AccountService
+    staff: StaffService
     pairing: PairingService
+    shortlinks: ShortLinkService
     # the stores and engines behind them
     queue_store: QueueStore
     facility_store: FacilityStore
@@ -82,11 +94,20 @@ class Services:
     contract_store: ContractStore
     sync: FacilitySync
     users: UserStore
+    scheduler: Scheduler
     live: LiveRuntime | None = None
     bridge: Bridge | None = None
     _day_keeper: asyncio.Task[None] | None = None
     _revoker: asyncio.Task[None] | None = None
     _contract_keeper: asyncio.Task[None] | None = None
+    _scheduler: asyncio.Task[None] | None = None
+
+    async def _api_gate(self, facility: str) -> None:
+        """Refuse (403 ``option_not_contracted``) another site's page watching a facility
+        without the API option (Table 1); an unknown facility is the channel's business."""
+        record = await self.facility_store.cached(facility)
+        if record is not None:
+            check_api_option(record, origin="foreign", own_origins=(), partner=False)
 
     async def redis_problem(self, timeout: float) -> str | None:
         """None when Redis answers a PING within ``timeout`` seconds, else what went wrong."""
@@ -101,12 +122,15 @@ class Services:
         channels = ChannelRegistry()
         self.bridge = bridge = Bridge(self.redis, channels, self.facility_store, self.queue_store)
         await bridge.start()
-        self.live = live = LiveRuntime(channels, self.tokens, self.settings, versions=self.versions)
+        self.live = live = LiveRuntime(
+            channels, self.tokens, self.settings, versions=self.versions, api_gate=self._api_gate
+        )
         self.accounts.on_revoked = live.close_revoked
         wsprotocol.install(self.live)
         self._day_keeper = asyncio.create_task(self._keep_days(channels), name="day keeper")
         self._revoker = asyncio.create_task(self._close_revoked(self.live), name="revoker")
         self._contract_keeper = asyncio.create_task(self._keep_contracts(), name="contracts")
+        self._scheduler = asyncio.create_task(self.scheduler.run_forever(), name="scheduler")
 
     async def _keep_contracts(self) -> None:
         """Bring facilities in line with their contracts when a date arrives (a
@@ -151,7 +175,7 @@ class Services:
 
     async def stop_live(self) -> None:
         wsprotocol.install(None)
-        for task in (self._day_keeper, self._revoker, self._contract_keeper):
+        for task in (self._day_keeper, self._revoker, self._contract_keeper, self._scheduler):
             if task is not None:
                 task.cancel()
         if self.bridge is not None:
@@ -204,23 +228,28 @@ def build_services(settings: Settings) -> Services:
         users, login_guard, versions, tokens, limiter, audit, facilities, settings.token_ttl_s
     )
     contract_service = ContractService(contract_store, facilities, service, sync)
+    queues = QueueActions(service, store, facilities, limiter, tokens, settings)
     return Services(
         settings=settings,
         redis=client,
         tokens=tokens,
         versions=versions,
         audit=audit,
-        queues=QueueActions(service, store, facilities, limiter, tokens, settings),
+        queues=queues,
         contracts=contract_service,
         facilities=FacilityService(facilities, store, service, contract_service, limiter),
+        clinic=ClinicSettings(facilities, store, service),
         accounts=accounts,
+        staff=StaffService(accounts),
         pairing=PairingService(PairingCodes(client), facilities, limiter, tokens),
+        shortlinks=ShortLinkService(ShortLinkStore(client), queues, limiter, tokens),
         queue_store=store,
         facility_store=facilities,
         queue_service=service,
         contract_store=contract_store,
         sync=sync,
         users=users,
+        scheduler=Scheduler(facilities, queues, audit, settings.schedule_tick_s),
     )
 
 

@@ -159,6 +159,10 @@ def page_urls(base: str) -> list[str]:
         f"{base}/print/1234-01/{ticket_id}",
         f"{base}/monitor/1234",
         f"{base}/console/1234",
+        f"{base}/console/1234/settings",
+        f"{base}/console/1234/staff",
+        f"{base}/kiosk/1234",
+        f"{base}/poster/1234",
     ]
 
 

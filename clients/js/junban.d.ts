@@ -78,6 +78,12 @@ export interface DocumentLike {
   removeEventListener?(type: "visibilitychange", listener: () => void): void;
 }
 
+/** What the client needs of `window`: its `online` and `offline` events. */
+export interface NetworkEventsLike {
+  addEventListener?(type: "online" | "offline", listener: () => void): void;
+  removeEventListener?(type: "online" | "offline", listener: () => void): void;
+}
+
 /**
  * The browser globals, injectable for tests and other runtimes. Left out (undefined): the
  * global one; `null` for `WebSocket`, `EventSource` or `fetch`: that transport is not used.
@@ -93,6 +99,8 @@ export interface JunbanClientEnvironment {
     | null
     | undefined;
   document?: DocumentLike | null | undefined;
+  /** Its `offline` event drops the live link at once, `online` calls `reconnectNow()`. */
+  window?: NetworkEventsLike | null | undefined;
   random?: (() => number) | undefined;
   setTimeout?: ((callback: () => void, ms: number) => unknown) | undefined;
   // a method, so that the handle types of Node's and the browser's clearTimeout both fit
@@ -168,6 +176,18 @@ export declare class JunbanClient {
 
   /** The current status (a copy). */
   readonly status: Status;
+
+  /**
+   * When the hub was last heard from (`now()` milliseconds: any WebSocket frame, pong
+   * included, an SSE event or a poll answer), or null before the first.
+   */
+  readonly lastSeen: number | null;
+
+  /**
+   * Skip the wait: reconnect now when a reconnect is pending, poll and reopen streams now on
+   * a fallback, or ping an open WebSocket now (no frame within `pongTimeout`: reconnect).
+   */
+  reconnectNow(): void;
 
   /** Use a new token (or null): re-authenticates the live connection. */
   setToken(token: string | null | undefined): void;

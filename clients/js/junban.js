@@ -81,13 +81,13 @@ export class JunbanClient {
    * @param {object} options
    *   base: the hub's origin (default location.origin); token: a JWT or null;
    *   transports: a subset of ["ws", "sse", "poll"]; the tuning numbers of DEFAULTS;
-   *   and, for tests, the browser globals: WebSocket, EventSource, fetch, document, random,
-   *   setTimeout, clearTimeout, now.
+   *   and, for tests, the browser globals: WebSocket, EventSource, fetch, document, window
+   *   (its online/offline events), random, setTimeout, clearTimeout, now.
    */
   constructor(options = {}) {
     const g = globalThis;
     const {
-      base, token, WebSocket, EventSource, fetch, document, random,
+      base, token, WebSocket, EventSource, fetch, document, window: win, random,
       setTimeout: st, clearTimeout: ct, now, ...tuning
     } = options;
     this.options = merge(DEFAULTS, tuning);
@@ -101,6 +101,8 @@ export class JunbanClient {
     this._setTimeout = st || g.setTimeout.bind(g);
     this._clearTimeout = ct || g.clearTimeout.bind(g);
     this._now = now || (() => Date.now());
+    this._win = win !== undefined ? win : g.window;
+    this._lastSeen = null; // now() of the last frame, event or poll answer from the hub
 
     this._subs = new Map(); // ch → {ch, parsed, listeners, known: Map, last: Map, error}
     this._statusFns = new Set();
@@ -124,6 +126,11 @@ export class JunbanClient {
 
     this._onVisibility = () => this._visibilityChanged();
     this._doc?.addEventListener?.("visibilitychange", this._onVisibility);
+    // the browser knows first when the network goes: say so at once, and come back at once
+    this._onOffline = () => this._networkLost();
+    this._onOnline = () => this.reconnectNow();
+    this._win?.addEventListener?.("offline", this._onOffline);
+    this._win?.addEventListener?.("online", this._onOnline);
   }
 
   // ---- public API -------------------------------------------------------------------------
@@ -173,6 +180,44 @@ export class JunbanClient {
     return { ...this._status };
   }
 
+  /** When the hub was last heard from (`now()` ms: any frame, event or poll answer), or null. */
+  get lastSeen() {
+    return this._lastSeen;
+  }
+
+  /**
+   * Skip the wait: reconnect now if a reconnect is pending (no backoff), poll and reopen
+   * streams now on a fallback, and on an open WebSocket send a ping now, so that a dead
+   * link shows within `pongTimeout`. The browser's `online` event calls it; so may a page
+   * that becomes visible again.
+   */
+  reconnectNow() {
+    if (this._closed || this._paused) return;
+    this._attempt = 0;
+    if (this._mode === "ws" && this._wsOpen) {
+      this._pingNow();
+    } else if (this._mode === "fallback") {
+      for (const [ch, entry] of this._polls) {
+        const sub = this._subs.get(ch);
+        if (sub) this._pollSoon(sub, entry, 0);
+      }
+      for (const [ch, entry] of this._sse) {
+        const sub = this._subs.get(ch);
+        if (sub && entry.timer != null) {
+          this._clearTimeout(entry.timer);
+          this._openSse(sub, entry);
+        }
+      }
+      if (this._allows("ws") && !this._ws) {
+        this._clear("probe"); // and the WebSocket again at once
+        this._connectWs();
+      }
+    } else if (this._timers.reconnect != null && !this._authWait) {
+      this._clear("reconnect");
+      this._ensureRunning();
+    }
+  }
+
   /** Use a new token (or null): re-authenticates the live connection. */
   setToken(token) {
     this._token = token ?? null;
@@ -206,6 +251,8 @@ export class JunbanClient {
     if (this._closed) return;
     this._closed = true;
     this._doc?.removeEventListener?.("visibilitychange", this._onVisibility);
+    this._win?.removeEventListener?.("offline", this._onOffline);
+    this._win?.removeEventListener?.("online", this._onOnline);
     this._stopAll();
     this._subs.clear();
     this._setStatus(false, null);
@@ -410,18 +457,34 @@ export class JunbanClient {
     this._arm("ping", this.options.pingInterval, () => {
       if (!this._wsOpen) return;
       this._schedulePing();
-      if (this._timers.deadline == null) {
-        const ws = this._ws;
-        this._arm("deadline", this.options.pongTimeout, () => {
-          if (this._ws === ws) this._dropWs(ws, CLOSE_DEAD_LINK, "no pong");
-        });
-      }
-      this._send({ op: "ping" });
+      this._pingNow();
     });
+  }
+
+  _pingNow() {
+    if (this._timers.deadline == null) {
+      const ws = this._ws;
+      this._arm("deadline", this.options.pongTimeout, () => {
+        if (this._ws === ws) this._dropWs(ws, CLOSE_DEAD_LINK, "no pong");
+      });
+    }
+    this._send({ op: "ping" });
+  }
+
+  /** The browser says the network is gone: the live link is not proven any more. */
+  _networkLost() {
+    if (this._closed || this._paused) return;
+    if (this._ws && this._wsOpen) {
+      this._dropWs(this._ws, CLOSE_DEAD_LINK, "offline");
+    } else if (this._mode === "fallback") {
+      for (const entry of [...this._sse.values(), ...this._polls.values()]) entry.ok = false;
+      this._fallbackStatus();
+    }
   }
 
   _onFrame(raw) {
     this._clear("deadline"); // any frame proves the link is alive
+    this._lastSeen = this._now();
     let frame;
     try {
       frame = JSON.parse(typeof raw === "string" ? raw : new TextDecoder().decode(raw));
@@ -579,10 +642,12 @@ export class JunbanClient {
       } catch {
         return;
       }
+      this._lastSeen = this._now();
       this._deliver(sub, data?.epoch, data?.v, data, "sse");
     });
     es.onopen = () => {
       if (entry.es !== es) return;
+      this._lastSeen = this._now();
       entry.opened = true;
       entry.ok = true;
       entry.attempt = 0;
@@ -661,6 +726,7 @@ export class JunbanClient {
       const [url, init] = this._pollRequest(sub, entry);
       const response = await this._fetch(url, init);
       if (entry.stopped) return;
+      if (response.status < 500) this._lastSeen = this._now(); // the hub answered
       if (response.status === 200) {
         const data = await response.json();
         if (entry.stopped) return;

@@ -1,4 +1,5 @@
-"""The pages the hub serves itself: patient, monitor, console, print, and the partner widget.
+"""The pages the hub serves itself: patient, monitor, console, print, kiosk, the entrance
+poster, the tickets' short links (``/t/…``) and the partner widget.
 
 Their source lives in ``clients/js/`` (plain HTML, CSS and ES modules: no build step). Pages are
 static shells that fetch and subscribe through the public API and the live channels; the server
@@ -22,13 +23,14 @@ from functools import cache
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Scope
 
+from hub.errors import NotFound, RateLimited
 from hub.queue.model import FACILITY_RE, split_info
-from hub.web.routing import services_of
+from hub.web.routing import client_ip, services_of
 
 
 def clients_dir() -> Path:
@@ -209,6 +211,30 @@ class RevalidatedStaticFiles(StaticFiles):
         return response
 
 
+async def short_link(request: Request) -> Response:
+    """``/t/{facility}/{code}``: a ticket's short link (``hub.shortlinks``) redirects to its
+    live page, the token in the fragment; unknown or expired: the 404 page, not JSON."""
+    facility, code = request.path_params["facility"], request.path_params["code"]
+    if not FACILITY_RE.match(facility):
+        return not_found(request, request.url.path)
+    try:
+        target = await services_of(request).shortlinks.open(facility, code, client_ip(request))
+    except NotFound:
+        return serve_page(request, "linkgone", status=404, what=request.url.path)
+    except RateLimited as exc:
+        retry = str(max(1, round(exc.retry_after)))
+        return HTMLResponse(_BUSY, 429, {**security_headers(request), "Retry-After": retry})
+    headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    return RedirectResponse(target, status_code=303, headers=headers)
+
+
+_BUSY = (
+    '<!doctype html><meta charset="utf-8"><title>しばらくお待ちください · Please wait</title>'
+    "<p lang=ja>アクセスが集中しています。少し待ってからもう一度読み取ってください。</p>"
+    "<p lang=en>Too many requests: please wait a moment and scan again.</p>"
+)
+
+
 async def page_not_found(request: Request) -> Response:
     return not_found(request, request.url.path)
 
@@ -234,5 +260,11 @@ ROUTES: list[BaseRoute] = [
     Route("/widget.js", widget_js, methods=["GET"]),
     Route("/monitor/{facility}", facility_page("monitor"), methods=["GET"]),
     Route("/console/{facility}", facility_page("console"), methods=["GET"]),
+    Route("/console/{facility}/settings", facility_page("settings"), methods=["GET"]),
+    Route("/console/{facility}/staff", facility_page("staff"), methods=["GET"]),
+    Route("/kiosk/{facility}", facility_page("kiosk"), methods=["GET"]),
+    Route("/poster/{facility}", facility_page("poster"), methods=["GET"]),
+    Route("/t/{facility}/{code}", short_link, methods=["GET"]),
+    Route("/t/{rest:path}", page_not_found, methods=["GET"]),
     Mount("/static", app=RevalidatedStaticFiles(directory=CLIENTS_DIR), name="static"),
 ]

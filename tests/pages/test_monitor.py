@@ -46,7 +46,9 @@ async def test_monitor_shows_calls_waiting_and_message_and_announces_once(
     await staff_post(client, facility, f"/v1/queues/{info1}/call-next", room="2")
     await staff_post(client, facility, f"/v1/queues/{info1}/call-next", room="3")
     await expect(card(tv, info1).locator(".mon-now-number")).to_have_text("3")
-    await expect(card(tv, info1).locator(".mon-recent-item")).to_have_text(["22番", "11番"])
+    earlier = card(tv, info1).locator(".mon-recent-item")
+    await expect(earlier.locator(".mon-chip-num")).to_have_text(["2番", "1番"])
+    await expect(earlier.locator(".mon-chip-room")).to_have_text(["2診", "1診"])
     await expect(card(tv, info1).locator(".mon-waiting")).to_contain_text("1")
     await expect(card(tv, info2).locator(".mon-now-number")).to_have_text("—")
 

@@ -3,10 +3,13 @@
 
 import { JunbanClient, newer } from "/static/junban.js";
 import { renderNotices } from "./notices.js";
+import { applyI18n, clock, currentLang, t } from "./i18n.js";
+import "./console.strings.js";
+import { askAdminHint, askNewPassword } from "./staff.password.js";
+import { ApiError, TOKEN_KEY, claims } from "./staffsession.js";
 
 const facility = document.body.dataset.facility.replace(/[^0-9]/g, "") ||
   location.pathname.split("/").filter(Boolean)[1];
-const TOKEN_KEY = "junban.console.token";
 const COUNTER_KEY = `junban.console.counter.${facility}`;
 const roomKey = (info) => `junban.console.room.${info}`;
 const PAPER_KEY = "junban.console.paper";
@@ -15,7 +18,7 @@ const $ = (id) => document.getElementById(id);
  * double-click (100–250 ms apart) or a key bounce is over by then. */
 const COOLDOWN_MS = 700;
 const AUTH_CODES = new Set(["token_expired", "invalid_token", "token_revoked", "unauthorized", "forbidden"]);
-const EXPIRED = "ログインの有効期限が切れました。もう一度ログインしてください。";
+const expired = () => t("con.expired");
 
 const state = {
   token: null,
@@ -29,40 +32,33 @@ const state = {
   expiryTimer: null,
 };
 
-const CHANNELS = { web: "Web", desk: "窓口", phone: "電話", kiosk: "発券機" };
+/** A channel's name ("Web", 窓口, 電話, 発券機) in the page's language. */
+const channelName = (c) => (["web", "desk", "phone", "kiosk"].includes(c) ? t(`con.ch.${c}`) : c);
+/** Each ticket action: its API path, body and look. `requeue_end` is requeue {to_end}. */
 const ACTIONS = {
-  call: { label: "呼出", verb: "を呼び出す" },
-  recall: { label: "再呼出", verb: "を再呼出" },
-  absent: { label: "不在", verb: "を不在にする" },
-  requeue: { label: "列に戻す", verb: "を列に戻す" },
-  complete: { label: "終了", verb: "を終了にする" },
-  cancel: { label: "取消", verb: "を取り消す", danger: true },
+  call: { path: "call" },
+  recall: { path: "recall" },
+  absent: { path: "absent" },
+  requeue: { path: "requeue" },
+  requeue_end: { path: "requeue", body: { to_end: true } },
+  complete: { path: "complete" },
+  cancel: { path: "cancel", danger: true },
 };
 const BY_STATUS = {
   waiting: ["call", "cancel"],
-  called: ["recall", "absent", "complete", "requeue", "cancel"],
-  absent: ["call", "requeue", "cancel"],
+  called: ["recall", "absent", "complete", "requeue", "requeue_end", "cancel"],
+  absent: ["call", "requeue", "requeue_end", "cancel"],
 };
-const ERRORS = {
-  queue_empty: "お待ちの方はいません。",
-  reception_closed: "受付が閉じています。",
-  illegal_transition: "この番号には今その操作はできません（他の端末で操作済みかもしれません）。",
-  rate_limited: "操作が多すぎます。少し待ってからお試しください。",
-  network: "サーバーに接続できません。ネットワークを確認してください。",
-};
+/** What the panel of this console's room offers for the patient called into it. */
+const MY_ROOM_ACTIONS = ["recall", "absent", "complete", "requeue", "requeue_end"];
+const ERROR_CODES = new Set(["queue_empty", "reception_closed", "illegal_transition", "rate_limited", "network"]);
+const errorText = (code) => (ERROR_CODES.has(code) ? t(`con.err.${code}`) : null);
 
 // ---- HTTP --------------------------------------------------------------------------------
 
 function newKey() {
   const bytes = crypto.getRandomValues(new Uint8Array(16)); // works on plain-http LANs too
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-class ApiError extends Error {
-  constructor(status, code, message) {
-    super(message);
-    Object.assign(this, { status, code });
-  }
 }
 
 /** One API call. A mutating call carries `key` as its Idempotency-Key and is retried once
@@ -79,14 +75,14 @@ async function api(method, path, body, key) {
       if (response.status === 503 && key && attempt === 0) continue;
       break;
     } catch {
-      if (!key || attempt > 0) throw new ApiError(0, "network", ERRORS.network);
+      if (!key || attempt > 0) throw new ApiError(0, "network", errorText("network"));
     }
   }
   const data = await response.json().catch(() => ({}));
   if (response.ok) return data;
   const code = data.error?.code || "http_error";
-  if (response.status === 401) logout(EXPIRED);
-  throw new ApiError(response.status, code, ERRORS[code] || data.error?.message || `HTTP ${response.status}`);
+  if (response.status === 401) logout(expired());
+  throw new ApiError(response.status, code, errorText(code) || data.error?.message || `HTTP ${response.status}`);
 }
 
 function showError(err) {
@@ -141,14 +137,6 @@ function noteAnswer(info, data) {
 
 // ---- session -----------------------------------------------------------------------------
 
-function claims(token) {
-  try {
-    return JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-  } catch {
-    return null;
-  }
-}
-
 function allowed(c) {
   return c && c.exp * 1000 > Date.now() && (c.role === "operator" || (c.role === "staff" && c.fac === facility));
 }
@@ -167,21 +155,35 @@ async function login(event) {
     });
     const data = await r.json().catch(() => ({}));
     if (!r.ok) {
-      const wait = r.headers.get("Retry-After") || "数";
-      $("login-error").textContent = r.status === 401 ? "ユーザー名またはパスワードが違います。"
-        : data.error?.code === "login_throttled" ? `失敗が続いたため、${wait} 秒待ってからもう一度お試しください。`
+      const wait = r.headers.get("Retry-After") || (currentLang() === "en" ? "a few" : "数");
+      $("login-error").textContent = r.status === 401 ? t("con.login_wrong")
+        : data.error?.code === "login_throttled" ? t("con.login_wait", { wait })
         : data.error?.message || `HTTP ${r.status}`;
+      // locked out or forgotten: the clinic admin (or the operator) can unlock and reset
+      $("login-help").textContent = askAdminHint();
+      $("login-help").hidden = r.status !== 401 && r.status !== 429;
       return;
     }
-    if (!allowed(claims(data.token))) {
-      $("login-error").textContent = `このアカウントは施設 ${data.facility ?? "?"} 用です。`;
+    $("login-help").hidden = true;
+    let token = data.token;
+    if (data.must_change_password) { // a temporary password: set a new one first
+      const temporary = form.password.value;
+      form.password.value = "";
+      token = await askNewPassword($("login"), token, temporary);
+      if (!token) {
+        $("login-error").textContent = expired();
+        return;
+      }
+    }
+    if (!allowed(claims(token))) {
+      $("login-error").textContent = t("con.login_other", { facility: data.facility ?? "?" });
       return;
     }
     form.password.value = "";
-    sessionStorage.setItem(TOKEN_KEY, data.token);
-    begin(data.token);
+    sessionStorage.setItem(TOKEN_KEY, token);
+    begin(token);
   } catch {
-    $("login-error").textContent = ERRORS.network;
+    $("login-error").textContent = errorText("network");
   } finally {
     button.disabled = false;
   }
@@ -207,14 +209,14 @@ async function loadRecord(token) {
       const r = await fetch(`/v1/facilities/${facility}`, { cache: "no-store" });
       if (r.ok) return await r.json();
       if (r.status < 500 && r.status !== 429) {
-        showError(new ApiError(r.status, "unknown_facility", `施設 ${facility} は見つかりません。`));
+        showError(new ApiError(r.status, "unknown_facility", t("con.unknown_facility", { facility })));
         return null;
       }
     } catch {
       /* offline: try again */
     }
     $("net").dataset.online = "false";
-    $("net").textContent = "サーバーに接続できません。再接続中…";
+    $("net").textContent = t("con.reconnecting");
     const delay = Math.min(30000, 1000 * 2 ** attempt) * (0.5 + Math.random() / 2);
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
@@ -229,26 +231,28 @@ async function begin(token) {
   $("tools").hidden = false;
   $("user").textContent = c.sub || c.role;
   $("net").dataset.online = "false";
-  $("net").textContent = "接続中…";
+  $("net").textContent = t("con.connecting");
   clearTimeout(state.expiryTimer);
-  state.expiryTimer = setTimeout(() => logout(EXPIRED), Math.min(c.exp * 1000 - Date.now(), 2 ** 31 - 1));
+  state.expiryTimer = setTimeout(() => logout(expired()), Math.min(c.exp * 1000 - Date.now(), 2 ** 31 - 1));
   const record = await loadRecord(token);
   if (!record || state.token !== token) return;
   state.record = record;
+  useLanguage(record);
   $("clinic-name").textContent = state.record.name;
-  document.title = `${state.record.name} — スタッフ画面`;
+  loadTemplates(token);
   state.infos = state.record.counters.map((x) => `${facility}-${x.counter}`);
   const saved = localStorage.getItem(COUNTER_KEY);
   state.current = state.infos.includes(saved) ? saved : state.infos[0];
   const client = (state.client = new JunbanClient({ base: location.origin, token }));
   client.onStatus((s) => {
     $("net").dataset.online = String(s.online);
-    $("net").textContent = s.online ? "リアルタイム更新中" : "接続が切れています。再接続中…";
+    state.online = s.online;
+    $("net").textContent = s.online ? t("common.online") : t("common.offline");
   });
   client.onError((e) => {
     // the connection closed for the token (4401, ch null: expired, revoked, invalid) or a
     // staff channel refused it: this login is over
-    if (AUTH_CODES.has(e.code) && (e.ch === null || e.ch.startsWith("staff:"))) logout(EXPIRED);
+    if (AUTH_CODES.has(e.code) && (e.ch === null || e.ch.startsWith("staff:"))) logout(expired());
   });
   for (const info of state.infos) {
     client.subscribe(`staff:${info}`, (view) => {
@@ -259,6 +263,67 @@ async function begin(token) {
   }
   render();
   renderOperator();
+}
+
+// ---- language and the facility's settings ------------------------------------------------
+
+/** The page language: ?lang= (the server set <html lang> from it), else the facility's
+ * `lang` ("ja+en" shows a Japanese console), else the server's choice from the browser. */
+function useLanguage(record) {
+  const asked = new URLSearchParams(location.search).get("lang");
+  if (asked !== "ja" && asked !== "en" && record?.lang) {
+    document.documentElement.lang = record.lang === "en" ? "en" : "ja";
+  }
+  relabel();
+}
+
+/** The language button: the choice goes into the address (?lang=), so a reload keeps it. */
+function switchLanguage(lang) {
+  const url = new URL(location.href);
+  url.searchParams.set("lang", lang);
+  history.replaceState(history.state, "", url);
+  document.documentElement.lang = lang;
+  relabel();
+}
+
+function labelLangButton() {
+  const other = currentLang() === "ja" ? "en" : "ja";
+  $("lang").textContent = other === "en" ? "English" : "日本語";
+  $("lang").setAttribute("lang", other);
+}
+
+/** Every text in the page's language again (static ones by data-i18n, then a render). */
+function relabel() {
+  applyI18n();
+  labelLangButton();
+  if (state.record) {
+    $("clinic-name").textContent = state.record.name;
+    document.title = `${state.record.name} — ${t("con.title")}`;
+  }
+  if (state.client) $("net").textContent = state.online ? t("common.online") : t("common.offline");
+  $("tabs").replaceChildren();
+  $("suspended-notice")?.remove();
+  if (state.token) renderSupport();
+  render();
+  renderOperator();
+}
+
+/** The facility's i-message templates as suggestions of the message input, when the hub
+ * has the settings route (staff); without it (404) or on any failure: none. */
+async function loadTemplates(token) {
+  try {
+    const r = await fetch(`/v1/facilities/${facility}/settings`, {
+      headers: { Authorization: `Bearer ${token}` },
+      cache: "no-store",
+    });
+    if (!r.ok || state.token !== token) return;
+    const data = await r.json();
+    const list = Array.isArray(data.templates) ? data.templates : [];
+    $("templates").replaceChildren(...list.filter((x) => typeof x === "string" && x)
+      .map((x) => el("option", { value: x })));
+  } catch {
+    /* no templates */
+  }
 }
 
 // ---- the operator's side: notices, suspension, support desk hours -------------------------
@@ -273,7 +338,7 @@ function renderOperator() {
   const suspended = views.length > 0 && views.every((v) => v.suspended);
   const shown = $("suspended-notice");
   if (suspended && !shown) {
-    const p = el("p", { className: "jb-op-notice", textContent: "この施設のサービスは停止中です。患者さんの受付はできません。詳しくは運営会社にお問い合わせください。" });
+    const p = el("p", { className: "jb-op-notice", textContent: t("con.suspended") });
     p.dataset.ongoing = "true";
     p.id = "suspended-notice";
     box.prepend(p);
@@ -290,10 +355,12 @@ async function renderSupport() {
     const r = await fetch("/v1/service/hours");
     if (!r.ok) return;
     const h = await r.json();
+    const locale = currentLang() === "en" ? "en-GB" : "ja-JP";
     const next = h.next_support_open
-      ? new Intl.DateTimeFormat("ja-JP", { month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit", timeZone: h.tz }).format(new Date(h.next_support_open))
+      ? new Intl.DateTimeFormat(locale, { month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit", timeZone: h.tz }).format(new Date(h.next_support_open))
       : "";
-    $("support").textContent = h.support_open ? "・サポート窓口: 受付中" : `・サポート窓口: 時間外${next ? `（次は ${next}）` : ""}`;
+    $("support").textContent = h.support_open ? t("con.support_open")
+      : t("con.support_closed") + (next ? t("con.support_next", { when: next }) : "");
     $("support").dataset.open = String(h.support_open);
   } catch {
     /* shown again on the next round */
@@ -314,56 +381,107 @@ function el(tag, props = {}, ...children) {
 }
 
 function label(info) {
-  const counter = info.split("-")[1];
-  return state.record?.counters.find((c) => c.counter === counter)?.label || `窓口 ${counter}`;
+  return counterLabel(info.split("-")[1]);
 }
 
-function hhmm(iso, tz) {
-  if (!iso) return "";
-  return new Intl.DateTimeFormat("ja-JP", { hour: "2-digit", minute: "2-digit", timeZone: tz })
-    .format(new Date(iso));
+function counterLabel(counter) {
+  return state.record?.counters.find((c) => c.counter === counter)?.label || t("con.counter_n", { counter });
 }
+
+/** The rooms of a counter from the facility record (`counters[].rooms`); [] = free "1", "2"… */
+function roomsOf(info) {
+  const counter = info.split("-")[1];
+  const rooms = state.record?.counters.find((c) => c.counter === counter)?.rooms;
+  return Array.isArray(rooms) ? rooms.filter((r) => r && typeof r.room === "string") : [];
+}
+
+function roomLabel(info, room) {
+  const named = roomsOf(info).find((r) => r.room === room)?.label;
+  return named || t("con.room_n", { room });
+}
+
+const hhmm = (iso, tz) => clock(iso, tz);
 
 function minutesSince(iso) {
   return iso ? Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 60000)) : 0;
 }
 
-function timing(t, tz) {
-  if (t.status === "waiting") return `${hhmm(t.issued_at, tz)} 受付 · 待ち ${minutesSince(t.issued_at)} 分`;
-  if (t.status === "called") return `${hhmm(t.called_at, tz)} 呼出 · ${minutesSince(t.called_at)} 分経過`;
-  if (t.status === "absent") return `${hhmm(t.called_at, tz)} 呼出 · 不在`;
-  const took = t.finished_at && t.issued_at
-    ? Math.round((Date.parse(t.finished_at) - Date.parse(t.issued_at)) / 60000) : null;
-  return `${hhmm(t.finished_at, tz)} ${t.status === "done" || t.status === "completed" ? "終了" : "取消"}` +
-    (took !== null ? ` · 所要 ${took} 分` : "");
+function timing(tk, tz) {
+  if (tk.status === "waiting") return t("con.time.waiting", { at: hhmm(tk.issued_at, tz), n: minutesSince(tk.issued_at) });
+  if (tk.status === "called") return t("con.time.called", { at: hhmm(tk.called_at, tz), n: minutesSince(tk.called_at) });
+  if (tk.status === "absent") return t("con.time.absent", { at: hhmm(tk.called_at, tz) });
+  const took = tk.finished_at && tk.issued_at
+    ? Math.round((Date.parse(tk.finished_at) - Date.parse(tk.issued_at)) / 60000) : null;
+  const at = hhmm(tk.finished_at, tz);
+  const end = tk.status === "transferred" ? t("con.time.transferred", { at, counter: counterLabel(tk.to) })
+    : tk.status === "done" || tk.status === "completed" ? t("con.time.done", { at }) : t("con.time.cancelled", { at });
+  return end + (took !== null && tk.status !== "transferred" ? t("con.time.took", { n: took }) : "");
 }
 
-function ticketRow(info, t, tz) {
-  const flags = el("span", { class: "con-flags" },
-    el("span", { class: `con-chan con-chan-${t.channel}` }, CHANNELS[t.channel] || t.channel),
-    t.priority && el("span", { class: "con-flag" }, "優先"),
-    t.requeued && el("span", { class: "con-flag" }, "再"),
-    t.recalls > 0 && el("span", { class: "con-flag" }, `再呼出 ${t.recalls}`),
-    t.status === "called" && t.room && el("span", { class: "con-flag con-flag-room" }, `${t.room}番`));
-  const who = [t.name, t.phone, t.note].filter(Boolean).join(" · ");
-  const actions = el("span", { class: "con-actions" });
-  for (const action of BY_STATUS[t.status] || []) {
-    const spec = ACTIONS[action];
-    const name = `${info}:${t.id}:${action}`;
-    actions.append(el("button", {
+/** One action button on ticket `tk` of queue `info` (rows and this room's panel). */
+function actionButton(info, tk, action) {
+  const spec = ACTIONS[action];
+  return el("button", {
+    type: "button",
+    class: `jb-btn ${spec.danger ? "jb-btn-danger-quiet" : "jb-btn-quiet"} con-act`,
+    "data-action": action,
+    "aria-label": t(`con.act.${action}.aria`, { number: tk.number }),
+    disabled: state.inflight.has(`${info}:${tk.id}:${action}`),
+    onclick: () => ticketAction(info, tk, action),
+  }, t(`con.act.${action}`));
+}
+
+/** The other counters of this facility, as transfer targets. */
+function otherCounters(info) {
+  return state.infos.filter((i) => i !== info).map((i) => i.split("-")[1]);
+}
+
+/** 「その他」: a menu with the ticket's transfers to each other counter (and, for a waiting
+ * ticket, "call this one" and "cancel" again, so everything is in one place). */
+function ticketMenu(info, tk) {
+  const targets = otherCounters(info);
+  if (!targets.length) return null;
+  const items = el("div", { class: "con-menu-items", role: "group" });
+  if (tk.status === "waiting") items.append(actionButton(info, tk, "call"));
+  for (const counter of targets) {
+    items.append(el("button", {
       type: "button",
-      class: `jb-btn ${spec.danger ? "jb-btn-danger-quiet" : "jb-btn-quiet"} con-act`,
-      "data-action": action,
-      "aria-label": `${t.number}番${spec.verb}`,
-      disabled: state.inflight.has(name),
-      onclick: () => ticketAction(info, t, action),
-    }, spec.label));
+      class: "jb-btn jb-btn-quiet con-act",
+      "data-action": "transfer",
+      "data-to": counter,
+      "aria-label": t("con.act.transfer.aria", { number: tk.number, counter: counterLabel(counter) }),
+      disabled: state.inflight.has(`${info}:${tk.id}:transfer`),
+      onclick: (event) => {
+        event.target.closest("details").open = false;
+        transferTicket(info, tk, counter);
+      },
+    }, t("con.act.transfer", { counter: counterLabel(counter) })));
   }
-  return el("li", { class: `con-ticket con-${t.status}`, "data-number": String(t.number), "data-id": t.id },
-    el("span", { class: "con-num jb-num", "aria-label": `${t.number}番` }, String(t.number)),
+  if (tk.status === "waiting") items.append(actionButton(info, tk, "cancel"));
+  return el("details", { class: "con-menu" },
+    el("summary", { class: "jb-btn jb-btn-quiet", "aria-label": t("con.menu_aria", { number: tk.number }) }, t("con.menu")),
+    items);
+}
+
+function ticketRow(info, tk, tz) {
+  const mine = tk.status === "called" && tk.room === room();
+  const flags = el("span", { class: "con-flags" },
+    el("span", { class: `con-chan con-chan-${tk.channel}` }, channelName(tk.channel)),
+    tk.priority && el("span", { class: "con-flag" }, t("con.priority")),
+    tk.from && el("span", { class: "con-flag con-flag-from", "data-from": tk.from }, t("con.flag.from", { counter: counterLabel(tk.from) })),
+    tk.requeued && el("span", { class: "con-flag" }, t("con.flag.requeued")),
+    tk.status === "waiting" && tk.arrived_at && el("span", { class: "con-flag con-flag-arrived" }, t("con.flag.arrived")),
+    tk.recalls > 0 && el("span", { class: "con-flag" }, t("con.flag.recalls", { n: tk.recalls })),
+    tk.status === "called" && tk.room && el("span", { class: `con-flag con-flag-room${mine ? " con-flag-mine" : ""}` }, roomLabel(info, tk.room)));
+  const who = [tk.name, tk.phone, tk.note].filter(Boolean).join(" · ");
+  const actions = el("span", { class: "con-actions" });
+  for (const action of BY_STATUS[tk.status] || []) actions.append(actionButton(info, tk, action));
+  if (BY_STATUS[tk.status]) actions.append(ticketMenu(info, tk) || "");
+  return el("li", { class: `con-ticket con-${tk.status}${mine ? " con-mine" : ""}`, "data-number": String(tk.number), "data-id": tk.id, "data-room": tk.room || "" },
+    el("span", { class: "con-num jb-num", "aria-label": t("con.number", { number: tk.number }) }, String(tk.number)),
     el("span", { class: "con-body" }, flags,
       who ? el("span", { class: "con-who" }, who) : null,
-      el("span", { class: "con-time jb-muted jb-small" }, timing(t, tz))),
+      el("span", { class: "con-time jb-muted jb-small" }, timing(tk, tz))),
     actions);
 }
 
@@ -381,7 +499,7 @@ function renderTabs() {
       type: "button", role: "tab", class: "con-tab", id: `tab-${info}`, "data-info": info,
       "aria-keyshortcuts": String(i + 1),
       onclick: () => select(info),
-    }, el("span", {}, label(info)), el("span", { class: "con-tab-count jb-num", "aria-label": "お待ち" }))));
+    }, el("span", {}, label(info)), el("span", { class: "con-tab-count jb-num", "aria-label": t("con.waiting") }))));
   }
   // patched in place: a focused tab keeps its focus across live updates
   state.infos.forEach((info, i) => {
@@ -424,12 +542,12 @@ function patchList(ul, items) {
   }
 }
 
-function rowItem(info, t, tz) {
-  const busy = (BY_STATUS[t.status] || []).map((a) => state.inflight.has(`${info}:${t.id}:${a}`));
+function rowItem(info, tk, tz) {
+  const busy = [...(BY_STATUS[tk.status] || []), "transfer"].map((a) => state.inflight.has(`${info}:${tk.id}:${a}`));
   return {
-    key: t.id,
-    sig: JSON.stringify([info, t, timing(t, tz), busy]),
-    build: () => ticketRow(info, t, tz),
+    key: tk.id,
+    sig: JSON.stringify([info, tk, timing(tk, tz), busy, room(), currentLang(), state.infos]),
+    build: () => ticketRow(info, tk, tz),
   };
 }
 
@@ -443,8 +561,7 @@ function render() {
   const info = state.current;
   const view = state.views.get(info);
   setText($("counter-title"), `${label(info)}（${info}）`);
-  const room = $("room");
-  if (document.activeElement !== room) room.value = localStorage.getItem(roomKey(info)) || "1";
+  renderRoomChoice(info);
   const busy = (name) => state.inflight.has(`${info}:${name}`);
   $("call-next").disabled = !view || busy("call-next");
   $("toggle-open").disabled = !view || busy("open");
@@ -452,25 +569,85 @@ function render() {
   $("issue").disabled = !view || busy("issue");
   if (!view) return;
   const tz = view.tz || view.config?.tz;
-  setText($("open-state"), view.open ? "受付中" : "停止中");
+  setText($("open-state"), view.open ? t("con.on") : t("con.off"));
   $("open-state").classList.toggle("jb-pill-off", !view.open);
-  setText($("toggle-open"), view.open ? "受付を閉じる" : "受付を開く");
+  setText($("toggle-open"), view.open ? t("con.close_reception") : t("con.open_reception"));
   const webOn = view.web_open;
-  setText($("web-state"), webOn ? "受付中" : "停止中");
+  setText($("web-state"), webOn ? t("con.on") : t("con.off"));
   $("web-state").classList.toggle("jb-pill-off", !webOn);
-  setText($("toggle-web"), webOn ? "Web 受付を止める" : "Web 受付を開始");
+  setText($("toggle-web"), webOn ? t("con.stop_web") : t("con.start_web"));
   setText($("waiting-count"), String(view.waiting_count));
   setText($("last-number"), String(view.last_number ?? 0));
-  setText($("pace"), `${view.minutes_per_patient} 分`);
+  setText($("pace"), t("con.minutes", { n: view.minutes_per_patient }));
   if (document.activeElement !== $("message")) $("message").value = view.message || "";
   const byId = new Map(view.tickets.map((t) => [t.id, t]));
   const list = (id, tickets, none) =>
     patchList($(id), tickets.length ? tickets.map((t) => rowItem(info, t, tz)) : [emptyItem(none)]);
   const byIds = (ids) => ids.map((id) => byId.get(id)).filter(Boolean);
-  list("calling", byIds(view.calling_ids), "呼び出し中の方はいません");
-  list("waiting", byIds(view.waiting_ids), "お待ちの方はいません");
-  list("absent", view.tickets.filter((t) => t.status === "absent"), "なし");
-  list("done", view.tickets.filter((t) => !BY_STATUS[t.status]).reverse(), "なし");
+  list("calling", byIds(view.calling_ids), t("con.none_calling"));
+  list("waiting", byIds(view.waiting_ids), t("con.none_waiting"));
+  list("absent", view.tickets.filter((x) => x.status === "absent"), t("con.none"));
+  list("done", view.tickets.filter((x) => !BY_STATUS[x.status]).reverse(), t("con.none"));
+  renderMyRoom(info, view);
+}
+
+/** The room input (free "1", "2"…) or, when the facility named this counter's rooms, a
+ * select of them; the choice is this console's (localStorage), per counter. */
+function renderRoomChoice(info) {
+  const rooms = roomsOf(info);
+  const input = $("room");
+  const select = $("room-select");
+  const saved = localStorage.getItem(roomKey(info)) || rooms[0]?.room || "1";
+  input.hidden = rooms.length > 0;
+  select.hidden = rooms.length === 0;
+  if (rooms.length) {
+    const sig = JSON.stringify(rooms);
+    if (select.dataset.sig !== sig) {
+      select.replaceChildren(...rooms.map((r) => el("option", { value: r.room }, r.label || r.room)));
+      select.dataset.sig = sig;
+    }
+    if (document.activeElement !== select) {
+      select.value = rooms.some((r) => r.room === saved) ? saved : rooms[0].room;
+    }
+  } else if (document.activeElement !== input) {
+    input.value = saved;
+  }
+}
+
+/** The patient this console's room called (the newest call into it), or null. */
+function myCalled(info = state.current) {
+  const view = state.views.get(info);
+  if (!view) return null;
+  const mine = room();
+  return view.calling_ids.map((id) => view.tickets.find((x) => x.id === id))
+    .find((x) => x && x.room === mine) || null;
+}
+
+/** 「この診察室」: who this room called, with every action on that patient. */
+function renderMyRoom(info, view) {
+  const tk = myCalled(info);
+  setText($("my-room-name"), roomLabel(info, room()));
+  setText($("my-room-patient"), tk ? t("con.my_room_calling", { number: tk.number }) : t("con.my_room_none"));
+  $("my-room").dataset.number = tk ? String(tk.number) : "";
+  const box = $("my-room-actions");
+  const busy = tk ? [...MY_ROOM_ACTIONS, "transfer"].map((a) => state.inflight.has(`${info}:${tk.id}:${a}`)) : [];
+  const sig = JSON.stringify([tk, busy, currentLang(), state.infos, view.v]);
+  if (box.dataset.sig === sig) return;
+  box.dataset.sig = sig;
+  if (!tk) {
+    box.replaceChildren();
+    return;
+  }
+  const targets = otherCounters(info);
+  const select = el("select", { class: "jb-input con-transfer-to", id: "my-transfer-to", "aria-label": t("con.transfer_to") },
+    ...targets.map((c) => el("option", { value: c }, counterLabel(c))));
+  const move = el("button", {
+    type: "button", class: "jb-btn jb-btn-quiet con-act", id: "my-transfer", "data-action": "transfer",
+    disabled: state.inflight.has(`${info}:${tk.id}:transfer`),
+    onclick: () => transferTicket(info, tk, select.value),
+  }, t("con.move"));
+  box.replaceChildren(...MY_ROOM_ACTIONS.map((a) => actionButton(info, tk, a)),
+    ...(targets.length ? [el("span", { class: "con-transfer" }, select, move)] : []));
 }
 
 function select(info) {
@@ -485,6 +662,8 @@ function select(info) {
 const q = (info) => `/v1/queues/${info}`;
 
 function room() {
+  const select = $("room-select");
+  if (!select.hidden && select.value) return select.value;
   return $("room").value.trim() || "1";
 }
 
@@ -513,18 +692,30 @@ function toggleWeb() {
   return act(`${info}:web`, (key) => api("POST", `${q(info)}/${path}`, undefined, key));
 }
 
-async function ticketAction(info, t, action) {
-  if (action === "cancel" && !(await confirmDialog(`${t.number}番を取り消します。よろしいですか？`))) return;
-  const body = action === "call" ? { room: room() } : undefined;
-  return act(`${info}:${t.id}:${action}`, async (key) =>
-    noteAnswer(info, await api("POST", `${q(info)}/tickets/${encodeURIComponent(t.id)}/${action}`, body, key)),
-  viewKey(`${action}:${t.id}`, info));
+async function ticketAction(info, tk, action) {
+  if (action === "cancel" && !(await confirmDialog(t("con.confirm_cancel", { number: tk.number })))) return;
+  const spec = ACTIONS[action];
+  const body = action === "call" ? { room: room() } : spec.body;
+  return act(`${info}:${tk.id}:${action}`, async (key) =>
+    noteAnswer(info, await api("POST", `${q(info)}/tickets/${encodeURIComponent(tk.id)}/${spec.path}`, body, key)),
+  viewKey(`${action}:${tk.id}`, info));
 }
 
-function firstCalling(action) {
-  const view = state.views.get(state.current);
-  const t = view?.tickets.find((x) => x.id === view.calling_ids[0]);
-  if (t) ticketAction(state.current, t, action);
+/** Move the ticket to counter `to` (its next stage): same id and number, at the end of
+ * that counter's line (POST …/transfer). */
+function transferTicket(info, tk, to) {
+  if (!to) return;
+  return act(`${info}:${tk.id}:transfer`, async (key) => {
+    const data = noteAnswer(info, await api("POST", `${q(info)}/tickets/${encodeURIComponent(tk.id)}/transfer`, { to }, key));
+    $("moved").textContent = t("con.transferred", { number: data.ticket.number, counter: counterLabel(to) });
+  }, viewKey(`transfer:${to}:${tk.id}`, info));
+}
+
+/** R, A, C: always the patient THIS console's room called, never another room's. */
+function myRoomAction(action) {
+  const tk = myCalled();
+  if (tk) ticketAction(state.current, tk, action);
+  else showError({ message: t("con.no_patient_here", { room: roomLabel(state.current, room()) }) });
 }
 
 async function issueTicket(event) {
@@ -541,7 +732,7 @@ async function issueTicket(event) {
   await act(`${info}:issue`, async (key) => {
     const data = await api("POST", `${q(info)}/tickets`, body, key);
     form.reset();
-    $("issued").textContent = `${data.ticket.number}番を発券しました（${CHANNELS[data.ticket.channel]}）`;
+    $("issued").textContent = t("con.issued", { number: data.ticket.number, channel: channelName(data.ticket.channel) });
     offerPrint(info, data);
   });
 }
@@ -553,7 +744,7 @@ function offerPrint(info, data) {
   const paper = $("paper").value === "58" ? "58" : "80";
   const fragment = new URLSearchParams({ token: data.token, paper, autoprint: "1" });
   link.href = `/print/${info}/${encodeURIComponent(data.ticket.id)}#${fragment}`;
-  link.setAttribute("aria-label", `${data.ticket.number}番の受付票を印刷`);
+  link.setAttribute("aria-label", t("con.print_aria", { number: data.ticket.number }));
   link.hidden = false;
   $("paper-field").hidden = false;
 }
@@ -572,6 +763,33 @@ function pairMonitor() {
     const data = await api("POST", `/v1/facilities/${facility}/monitor-pairings`);
     $("pairing-code").textContent = data.code.replace(/^(\d{4})(\d{4})$/, "$1 $2");
     $("pairing").showModal();
+  });
+}
+
+// A reception kiosk (発券機) is paired like a monitor, with codes of its own. Its strings are
+// added here, loaded on the side so this section stays apart from the page's imports.
+const KIOSK_STRINGS = {
+  ja: {
+    "con.pair_kiosk": "発券機を接続",
+    "con.pair_kiosk_title": "発券機を接続",
+    "con.pair_kiosk_help": "発券機の画面（/kiosk/施設番号）でこのコードを入力してください（10 分間・1 回限り有効）。",
+  },
+  en: {
+    "con.pair_kiosk": "Pair a kiosk",
+    "con.pair_kiosk_title": "Pair a reception kiosk",
+    "con.pair_kiosk_help": "Enter this code on the kiosk (/kiosk/facility number); valid once, for 10 minutes.",
+  },
+};
+import("./i18n.js").then(({ addStrings, t }) => {
+  addStrings(KIOSK_STRINGS);
+  for (const el of document.querySelectorAll('[data-i18n^="con.pair_kiosk"]')) el.textContent = t(el.dataset.i18n);
+});
+
+function pairKiosk() {
+  return act("pair-kiosk", async () => {
+    const data = await api("POST", `/v1/facilities/${facility}/kiosk-pairings`);
+    $("kiosk-pairing-code").textContent = data.code.replace(/^(\d{4})(\d{4})$/, "$1 $2");
+    $("kiosk-pairing").showModal();
   });
 }
 
@@ -599,9 +817,9 @@ function onKey(event) {
   const key = event.key.toLowerCase();
   const handlers = {
     n: callNext,
-    r: () => firstCalling("recall"),
-    a: () => firstCalling("absent"),
-    c: () => firstCalling("complete"),
+    r: () => myRoomAction("recall"),
+    a: () => myRoomAction("absent"),
+    c: () => myRoomAction("complete"),
     d: () => { $("issue-form").closest("details").open = true; $("issue-form").name.focus(); },
   };
   if (handlers[key]) {
@@ -623,7 +841,19 @@ function main() {
   $("message-form").addEventListener("submit", saveMessage);
   $("pair").addEventListener("click", pairMonitor);
   $("pairing-close").addEventListener("click", () => $("pairing").close());
-  $("room").addEventListener("input", () => localStorage.setItem(roomKey(state.current), $("room").value));
+  $("pair-kiosk").addEventListener("click", pairKiosk);
+  $("kiosk-pairing-close").addEventListener("click", () => $("kiosk-pairing").close());
+  $("room").addEventListener("input", () => {
+    localStorage.setItem(roomKey(state.current), $("room").value);
+    render();
+  });
+  $("room-select").addEventListener("change", () => {
+    localStorage.setItem(roomKey(state.current), $("room-select").value);
+    render();
+  });
+  $("lang").addEventListener("click", () => switchLanguage(currentLang() === "ja" ? "en" : "ja"));
+  labelLangButton();
+  applyI18n();
   $("paper").value = localStorage.getItem(PAPER_KEY) === "58" ? "58" : "80";
   $("paper").addEventListener("change", () => {
     localStorage.setItem(PAPER_KEY, $("paper").value);
@@ -636,9 +866,12 @@ function main() {
   renderSupport();
   setInterval(renderSupport, 5 * 60000);
   $("service-hours").textContent = $("service-hours").textContent.replace("-", "–");
+  // the login form in the facility's language too (its public record says which)
+  fetch(`/v1/facilities/${facility}`).then((r) => (r.ok ? r.json() : null))
+    .then((record) => { if (record && !state.record) useLanguage(record); }).catch(() => {});
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token && allowed(claims(token))) begin(token);
-  else logout(token ? EXPIRED : "");
+  else logout(token ? expired() : "");
 }
 
 main();

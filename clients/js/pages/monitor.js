@@ -1,9 +1,14 @@
 // The waiting-room monitor /monitor/{facility}: a 1920×1080 TV that runs for days unattended.
 // Live data: the `facility:{facility}` channel (one public view per counter) through the JS
 // client, which reconnects and resumes by itself; this page only renders and announces.
+// URL: ?counter=01 (or 01,02) shows only those counters, &room=2 only that room's calls;
+// ?lang=ja|en|ja+en overrides the facility's language on this screen.
 
 import { JunbanClient } from "/static/junban.js";
+import { buildCard, callsOf, el, fillCard, roomName } from "./monitor.cards.js";
+import { fitCard, fitText, gridFor, itemsFor, programmeShown } from "./monitor.layout.js";
 import { Announcer, Chime, callSentence } from "./monitor.sound.js";
+import { languagesOf, tr } from "./monitor.strings.js";
 import { renderNotices } from "./notices.js";
 
 const facility = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
@@ -15,6 +20,12 @@ const AUTH_CODES = new Set(["token_expired", "invalid_token", "token_revoked", "
 // many clinics do not all reconnect in the same second.
 const RELOAD_MINUTE = Math.floor(Math.random() * 45);
 const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const CHOSEN = params.getAll("counter").flatMap((c) => c.split(",")).map((c) => c.trim())
+  .filter((c) => /^[0-9A-Za-z]{1,8}$/.test(c));
+const ROOM = (params.get("room") || "").trim() || null;
+const LANG_PARAM = /\b(ja|en)\b/i.test(params.get("lang") || "") ? params.get("lang") : null;
+const RECORD_REFRESH_MS = 10 * 60 * 1000; // names, labels and the language change rarely
 
 const state = {
   client: null,
@@ -24,7 +35,10 @@ const state = {
   online: null,
   startedAt: Date.now(),
   autoplay: false, // sound started without a user gesture: a reload keeps it
+  langs: languagesOf(LANG_PARAM), // the screen's languages (display and voice)
 };
+const ctx = () => ({ langs: state.langs, record: state.record, room: ROOM });
+const lang = () => state.langs[0];
 const chime = new Chime();
 const announcer = new Announcer();
 const queue = []; // announcements waiting their turn (never cut one off)
@@ -63,18 +77,14 @@ function showPairing(reason = "") {
   $("pairing-code").focus();
 }
 
-const PAIRING_ERRORS = {
-  invalid_code: "8 桁の数字を入力してください。",
-  unknown_pairing_code: "コードが違うか、使用済みまたは期限切れです。スタッフ画面で新しいコードを発行してください。",
-  rate_limited: "試行回数が多すぎます。1 分ほど待ってからもう一度お試しください。",
-};
+const PAIRING_ERRORS = new Set(["invalid_code", "unknown_pairing_code", "rate_limited"]);
 
 async function claimCode(event) {
   event.preventDefault();
   const code = $("pairing-code").value.replace(/[\s-]/g, "");
   const button = event.submitter || $("pairing-form").querySelector("button");
   if (!/^[0-9]{8}$/.test(code)) {
-    $("pairing-error").textContent = PAIRING_ERRORS.invalid_code;
+    $("pairing-error").textContent = tr(lang(), "m.invalid_code");
     return;
   }
   button.disabled = true;
@@ -85,18 +95,19 @@ async function claimCode(event) {
     const body = await r.json().catch(() => ({}));
     if (!r.ok) {
       const c = body.error?.code;
-      $("pairing-error").textContent = PAIRING_ERRORS[c] || body.error?.message || `エラー ${r.status}`;
+      $("pairing-error").textContent = PAIRING_ERRORS.has(c) ? tr(lang(), `m.${c}`)
+        : body.error?.message || tr(lang(), "m.error", { status: r.status });
       return;
     }
     if (body.facility !== facility) {
-      $("pairing-error").textContent = `このコードは施設 ${body.facility} 用です。`;
+      $("pairing-error").textContent = tr(lang(), "m.other_facility", { facility: body.facility });
       return;
     }
     localStorage.setItem(TOKEN_KEY, body.token);
     $("pairing-code").value = "";
     start(body.token);
   } catch {
-    $("pairing-error").textContent = "サーバーに接続できません。ネットワークを確認してください。";
+    $("pairing-error").textContent = tr(lang(), "m.network");
   } finally {
     button.disabled = false;
   }
@@ -119,7 +130,7 @@ async function start(token) {
   client.onError((e) => {
     // the connection closed for the token (4401: expired, revoked, invalid)
     if (e.ch === null && AUTH_CODES.has(e.code)) {
-      unpair("このモニターの接続の有効期限が切れました。もう一度接続してください。");
+      unpair(tr(lang(), "m.expired"));
     }
   });
   setTimeout(() => state.online === null && setOnline(false), OFFLINE_GRACE_MS);
@@ -131,11 +142,13 @@ async function loadFacility(attempt = 0) {
   try {
     const r = await fetch(`/v1/facilities/${encodeURIComponent(facility)}`, { cache: "no-store" });
     if (r.status === 404 || r.status === 400) {
-      $("clinic-name").textContent = `施設 ${facility} は見つかりません`;
+      $("clinic-name").textContent = tr(lang(), "m.not_found", { facility });
       return;
     }
     if (!r.ok) throw new Error(String(r.status));
     state.record = await r.json();
+    state.langs = languagesOf(LANG_PARAM ?? state.record.lang);
+    applyLanguage();
     renderHeader();
     for (const view of state.record.queues || []) {
       if (!state.views.has(view.info)) state.views.set(view.info, view);
@@ -158,88 +171,82 @@ function setOnline(online) {
 
 // ---- rendering ---------------------------------------------------------------------------
 
+/** The fixed words of the page in the screen's first language (html lang follows). */
+function applyLanguage() {
+  document.documentElement.lang = lang();
+  for (const node of document.querySelectorAll("[data-k]")) node.textContent = tr(lang(), node.dataset.k);
+  for (const node of document.querySelectorAll("[data-k-aria]")) {
+    node.setAttribute("aria-label", tr(lang(), node.dataset.kAria));
+  }
+  renderSpeechToggle();
+  tick();
+}
+
 function renderHeader() {
-  const name = state.record?.name || `施設 ${facility}`;
+  const name = state.record?.name || tr(lang(), "m.facility", { facility });
   $("clinic-name").textContent = name;
-  document.title = `${name} — 呼び出しモニター`;
+  document.title = `${name} — ${tr(lang(), "m.title")}`;
+  fitText($("clinic-name"), window.innerHeight * 0.04, 12);
 }
 
-function counterLabel(info) {
-  const counter = info.split("-")[1];
-  const found = state.record?.counters?.find((c) => c.counter === counter);
-  return found?.label || `窓口 ${counter}`;
-}
-
-function roomText(room) {
-  if (!room) return "";
-  return /^[0-9]+$/.test(room) ? `${room}番診察室へ` : `${room}へ`;
-}
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function counterCard(info) {
-  let card = document.querySelector(`[data-info="${CSS.escape(info)}"]`);
-  if (card) return card;
-  card = el("article", "mon-counter");
-  card.dataset.info = info;
-  const id = `label-${info}`;
-  card.setAttribute("aria-labelledby", id);
-  const head = el("header", "mon-counter-head");
-  const h = el("h2", "mon-counter-label");
-  h.id = id;
-  const waiting = el("p", "mon-waiting");
-  waiting.setAttribute("aria-live", "polite");
-  head.append(h, waiting);
-  const now = el("div", "mon-now");
-  now.append(el("span", "mon-now-caption", "お呼び出し中"), el("span", "mon-now-number jb-num"),
-    el("span", "mon-now-room"));
-  const recent = el("div", "mon-recent");
-  recent.append(el("span", "mon-recent-caption", "呼び出し済み"), el("ol", "mon-recent-list"));
-  card.append(head, now, recent, el("p", "mon-closed", "本日の受付は終了しました"));
-  $("counters").append(card);
-  return card;
+/** The counters on this screen: the facility's (or the URL's choice), sorted. */
+function shownInfos() {
+  const infos = new Set([...(state.record?.counters || []).map((c) => `${facility}-${c.counter}`),
+    ...state.views.keys()]);
+  const all = [...infos].sort();
+  if (!CHOSEN.length) return all;
+  return CHOSEN.map((c) => `${facility}-${c}`).filter((info) => infos.has(info) || !state.record);
 }
 
 function renderCounters() {
-  const infos = new Set([...(state.record?.counters || []).map((c) => `${facility}-${c.counter}`),
-    ...state.views.keys()]);
-  const sorted = [...infos].sort();
-  $("counters").dataset.count = String(sorted.length);
-  for (const info of sorted) renderCounter(info);
+  const infos = shownInfos();
+  const withProgramme = programmeShown(infos.length, ROOM !== null);
+  const { cols, rows } = gridFor(infos.length, withProgramme);
+  const box = $("counters");
+  box.dataset.count = String(infos.length);
+  box.style.setProperty("--cols", String(cols));
+  box.style.setProperty("--rows", String(rows));
+  $("board").dataset.programme = withProgramme ? "side" : "strip";
+  if (ROOM) $("board").dataset.room = ROOM;
+  for (const card of [...box.children]) {
+    if (infos.includes(card.dataset.info)) continue;
+    resized.unobserve(card);
+    card.remove();
+  }
+  for (const info of infos) {
+    if (box.querySelector(`[data-info="${CSS.escape(info)}"]`)) continue;
+    const card = buildCard(info);
+    box.append(card);
+    resized.observe(card);
+  }
+  for (const info of infos) box.append(box.querySelector(`[data-info="${CSS.escape(info)}"]`)); // sorted
   renderMessage();
+  for (const info of infos) renderCounter(info);
 }
 
 function renderCounter(info) {
-  const card = counterCard(info);
-  const view = state.views.get(info);
-  card.querySelector(".mon-counter-label").textContent = counterLabel(info);
-  const calling = view?.calling || [];
-  const [first, ...rest] = calling;
-  const number = card.querySelector(".mon-now-number");
-  number.textContent = first ? String(first.number) : "—";
-  number.setAttribute("aria-label", first ? `${first.number}番` : "呼び出しなし");
-  card.querySelector(".mon-now-room").textContent = first ? roomText(first.room) : "";
-  card.classList.toggle("is-idle", !first);
-  const list = card.querySelector(".mon-recent-list");
-  list.replaceChildren(...rest.slice(0, 4).map((c) => {
-    const li = el("li", "mon-recent-item");
-    li.append(el("span", "jb-num", String(c.number)), el("small", "", /^[0-9]+$/.test(c.room || "") ? `${c.room}番` : c.room || ""));
-    li.setAttribute("aria-label", `${c.number}番 ${roomText(c.room)}`);
-    return li;
-  }));
-  card.querySelector(".mon-recent").hidden = rest.length === 0;
-  const waiting = card.querySelector(".mon-waiting");
-  const count = String(view?.waiting_count ?? 0);
-  if (waiting.dataset.count !== count) { // aria-live: only a changed count is announced
-    waiting.dataset.count = count;
-    waiting.replaceChildren("お待ち ", el("b", "jb-num", count), " 人");
+  const card = document.querySelector(`.mon-counter[data-info="${CSS.escape(info)}"]`);
+  if (!card) return;
+  fillCard(ctx(), card, state.views.get(info), itemsFor(card.clientWidth));
+  fitCard(card);
+}
+
+const widths = new WeakMap();
+const resized = new ResizeObserver((entries) => {
+  for (const { target, contentRect } of entries) {
+    const size = `${Math.round(contentRect.width)}x${Math.round(contentRect.height)}`;
+    const was = widths.get(target);
+    widths.set(target, size);
+    if (was === undefined || was === size) continue;
+    if (target.id === "clinic-name") {
+      if (was.split("x")[0] !== size.split("x")[0]) renderHeader(); // its height follows its font
+    } else if (target.isConnected) renderCounter(target.dataset.info);
   }
-  card.classList.toggle("is-closed", view ? !view.open : false);
+});
+
+function fitAll() {
+  renderHeader();
+  for (const card of document.querySelectorAll(".mon-counter")) renderCounter(card.dataset.info);
 }
 
 function renderMessage() {
@@ -254,14 +261,27 @@ function renderMessage() {
   renderNotices($("op-notices"), latest?.notices ?? state.record?.notices, latest?.tz ?? state.record?.tz);
   const views = [...state.views.values()];
   $("suspended").hidden = !(views.length > 0 && views.every((v) => v.suspended));
+  // without the programme region, the notices take a strip under the counters when any
+  const strip = $("board").dataset.programme === "strip";
+  const programme = $("programme");
+  programme.hidden = strip && $("suspended").hidden && $("op-notices").hidden;
 }
+
+const profiles = new Map(); // info -> the last `profile` (name, label, lang) its view carried
 
 function onView(view) {
   if (!view?.info) return;
+  const profile = JSON.stringify(view.profile ?? null);
+  const seenProfile = profiles.get(view.info);
+  profiles.set(view.info, profile);
+  if (seenProfile !== undefined && seenProfile !== profile) loadFacility(); // settings saved
+  const known = state.views.has(view.info);
   state.views.set(view.info, view);
   const fresh = newCalls(view);
-  renderCounter(view.info);
+  if (!known) renderCounters(); // a counter this screen did not know yet
   renderMessage();
+  renderCounter(view.info);
+  if (!shownInfos().includes(view.info)) return; // another counter's screen announces it
   for (const call of fresh) enqueue(call, view.info);
 }
 
@@ -270,13 +290,14 @@ function onView(view) {
 /** The calls in `view` this screen has not announced yet (oldest first). A recall bumps the
  * call's `recalls` (and moves it to the front of `calling`): announce it again. */
 function newCalls(view) {
-  const keys = (view.calling || []).map((c) => `${c.number}@${c.room}#${c.recalls ?? 0}`);
+  const calling = callsOf(ctx(), view);
+  const keys = calling.map((c) => `${c.number}@${c.room}#${c.recalls ?? 0}`);
   const prev = state.seen.get(view.info);
   state.seen.set(view.info, { epoch: view.epoch, day: view.day, keys: new Set(keys), first: keys[0] });
   if (!prev || prev.epoch !== view.epoch || prev.day !== view.day) return []; // first sight
-  const fresh = view.calling.filter((c, i) => !prev.keys.has(keys[i]));
+  const fresh = calling.filter((c, i) => !prev.keys.has(keys[i]));
   const sameSet = fresh.length === 0 && keys.length === prev.keys.size;
-  if (sameSet && keys[0] && keys[0] !== prev.first) fresh.push(view.calling[0]);
+  if (sameSet && keys[0] && keys[0] !== prev.first) fresh.push(calling[0]);
   return fresh.slice(0, 3).reverse();
 }
 
@@ -290,12 +311,13 @@ async function drain() {
   try {
     while (queue.length) {
       const { call, info } = queue.shift();
-      const text = callSentence(call.number, call.room);
+      const counter = info.split("-")[1];
+      const said = state.langs.map((l) => [callSentence(call.number, roomName(ctx(), counter, call.room, l), l), l]);
       try {
-        logAnnouncement(text);
+        for (const [text] of said) logAnnouncement(text);
         flash(call, info);
         await chime.play();
-        if (speechOn()) await announcer.say(text);
+        if (speechOn()) for (const [text, l] of said) await announcer.say(text, l);
       } catch (err) {
         setTimeout(() => { throw err; }, 0); // reported; the next call is still announced
       }
@@ -330,7 +352,7 @@ function renderSpeechToggle() {
   const on = speechOn();
   const button = $("speech-toggle");
   button.setAttribute("aria-pressed", String(on));
-  button.querySelector(".mon-toggle-state").textContent = on ? "オン" : "オフ";
+  button.querySelector(".mon-toggle-state").textContent = tr(lang(), on ? "m.on" : "m.off");
   button.hidden = !announcer.available;
 }
 
@@ -364,7 +386,7 @@ function setupSound() {
 function tick() {
   const tz = state.record?.tz || "Asia/Tokyo";
   const now = new Date();
-  $("clock").textContent = new Intl.DateTimeFormat("ja-JP", {
+  $("clock").textContent = new Intl.DateTimeFormat(lang() === "en" ? "en-GB" : "ja-JP", {
     hour: "2-digit", minute: "2-digit", timeZone: tz,
   }).format(now);
   $("clock").dateTime = now.toISOString();
@@ -384,11 +406,16 @@ function tick() {
 
 function main() {
   if (!/^[0-9]{1,8}$/.test(facility)) {
-    $("clinic-name").textContent = "施設番号が正しくありません";
+    $("clinic-name").textContent = tr(lang(), "m.bad_facility");
     return;
   }
   takeTokenFromFragment();
+  applyLanguage();
   setupSound();
+  // a box that changes size (window, message bar, sound hint, notices strip) is fitted again
+  resized.observe($("clinic-name"));
+  document.fonts?.ready.then(fitAll);
+  setInterval(() => state.client && loadFacility(), RECORD_REFRESH_MS * (0.9 + Math.random() / 5));
   $("pairing-form").addEventListener("submit", claimCode);
   tick();
   setInterval(tick, 15000);
@@ -396,7 +423,7 @@ function main() {
   if (usable(token)) start(token);
   else {
     if (token) localStorage.removeItem(TOKEN_KEY);
-    showPairing(token ? "このモニターの接続の有効期限が切れました。もう一度接続してください。" : "");
+    showPairing(token ? tr(lang(), "m.expired") : "");
   }
 }
 

@@ -1,4 +1,7 @@
-// The monitor's sounds: a WebAudio chime (no audio files) and queued Japanese speech.
+// The monitor's sounds: a WebAudio chime (no audio files) and queued speech in Japanese
+// and/or English.
+
+import { tr } from "./monitor.strings.js";
 
 /** A two-tone chime ("pin-pon"). Browsers start audio only after a user gesture unless
  * autoplay is allowed; `ready` says whether sound can play now, `unlock()` is called
@@ -43,21 +46,26 @@ export class Chime {
   }
 }
 
-/** The Japanese sentence for one call: 「43番の方、1番診察室へお入りください」. */
-export function callSentence(number, room) {
-  const where = /^[0-9]+$/.test(room || "") ? `${room}番診察室` : room || "受付";
-  return `${number}番の方、${where}へお入りください`;
+/** The sentence for one call in `lang`: 「43番の方、1番診察室へお入りください」 or
+ * "Number 43, please go to Room 1." `where` is the room's name as shown on the screen (a
+ * bare room number is named the default way; no room: the reception desk). */
+export function callSentence(number, where, lang = "ja") {
+  const named = /^[0-9]+$/.test(where || "") ? tr(lang, "m.room", { room: where }) : where;
+  return tr(lang, "m.sentence", { n: number, where: named || tr(lang, "m.reception") });
 }
 
-/** Speaks sentences one after another in Japanese. Never cancels: speechSynthesis.speak()
- * queues natively, so a new call waits until the one being spoken has finished. */
+export const SPEECH_LANGS = { ja: "ja-JP", en: "en-US" };
+
+/** Speaks sentences one after another, each in its language. Never cancels:
+ * speechSynthesis.speak() queues natively, so a new call waits until the one being spoken
+ * has finished. */
 export class Announcer {
   constructor(synth = globalThis.speechSynthesis) {
     this.synth = synth || null;
-    this.voice = null;
+    this.voices = {}; // "ja" -> a ja-JP voice, "en" -> an en-US one (null: the default)
     if (this.synth) {
-      this.#pickVoice();
-      this.synth.addEventListener?.("voiceschanged", () => this.#pickVoice());
+      this.#pickVoices();
+      this.synth.addEventListener?.("voiceschanged", () => this.#pickVoices());
     }
   }
 
@@ -65,22 +73,26 @@ export class Announcer {
     return this.synth !== null && typeof globalThis.SpeechSynthesisUtterance === "function";
   }
 
-  #pickVoice() {
+  #pickVoices() {
     const voices = this.synth.getVoices?.() || [];
-    this.voice = voices.find((v) => v.lang === "ja-JP") ||
-      voices.find((v) => v.lang?.startsWith("ja")) || null;
+    for (const [lang, tag] of Object.entries(SPEECH_LANGS)) {
+      this.voices[lang] = voices.find((v) => v.lang === tag) ||
+        voices.find((v) => v.lang?.replace("_", "-").startsWith(lang)) || null;
+    }
   }
 
-  /** Queue `text`; resolves when it has been spoken (or surely would have been). */
-  say(text) {
+  /** Queue `text` in `lang` ("ja" or "en"); resolves when it has been spoken (or surely
+   * would have been). */
+  say(text, lang = "ja") {
     if (!this.available) return Promise.resolve();
     const u = new SpeechSynthesisUtterance(text);
-    u.lang = "ja-JP";
-    if (this.voice) u.voice = this.voice;
+    u.lang = SPEECH_LANGS[lang] || SPEECH_LANGS.ja;
+    const voice = this.voices[lang];
+    if (voice) u.voice = voice;
     u.rate = 0.9;
     const done = new Promise((resolve) => {
       u.onend = u.onerror = () => resolve();
-      setTimeout(resolve, 1500 + text.length * 300); // no voice installed: no end event
+      setTimeout(resolve, 1500 + text.length * (lang === "en" ? 120 : 300)); // no end event without a voice
     });
     this.synth.speak(u);
     this.synth.resume?.(); // Chromium can leave the queue paused after a long idle

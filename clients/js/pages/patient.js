@@ -24,8 +24,16 @@ const AUTH_CODES = new Set(["unauthorized", "forbidden", "token_expired", "inval
 
 const state = { queue: null, facility: null, ticket: null, token: null, fatal: null };
 // The ticket page keeps its live channel while the phone is in a pocket (hidden tab): the
-// "your turn" sound, vibration and notification depend on it.
-const client = new JunbanClient({ base: location.origin, token: null, hiddenGrace: TICKET_ID ? Infinity : undefined });
+// "your turn" sound, vibration and notification depend on it. "Live" is shown only while the
+// link is proven: a ping every 4 s that the hub must answer within 3 s, and the browser's
+// offline event at once (the client's defaults would leave a dead link unseen for 35 s).
+const client = new JunbanClient({
+  base: location.origin,
+  token: null,
+  hiddenGrace: TICKET_ID ? Infinity : undefined,
+  pingInterval: 4000,
+  pongTimeout: 3000,
+});
 
 // ---- storage ------------------------------------------------------------------------------
 function tokenForTicket() {
@@ -311,11 +319,14 @@ function renderTicket() {
     $("ticket-hint").hidden = true;
     $("cancel-btn").hidden = true;
     $("notify-btn").hidden = true;
+    renderSelfActions(null);
+    $("recover").hidden = state.fatal !== "p.no_token"; // found again by number + phone
     showAgain();
     return;
   }
   const view = state.ticket;
   if (!view) return;
+  $("recover").hidden = true;
   const tk = view.ticket;
   card.dataset.status = tk.status;
   setText($("ticket-number"), String(tk.number));
@@ -330,6 +341,7 @@ function renderTicket() {
   setText(status, statusText(view));
   $("ticket-hint").hidden = !waiting;
   $("cancel-btn").hidden = !waiting;
+  renderSelfActions(view);
   $("notify-btn").hidden = !(waiting && notificationsAvailable());
   if (FINAL.has(tk.status)) {
     forgetTicket(tk.id, INFO);
@@ -338,6 +350,19 @@ function renderTicket() {
     $("again-link").hidden = true; // absent, then requeued or called again
   }
   renderCalled(view);
+}
+
+/** "I'm here", "I'll be late" (as the clinic allows: the view's `can`) and "open on another
+ * device"; `view` null hides them all. */
+function renderSelfActions(view) {
+  const tk = view?.ticket;
+  const can = view?.can || {};
+  const waiting = tk?.status === "waiting";
+  $("here-btn").hidden = !can.checkin;
+  $("late-btn").hidden = !can.postpone;
+  $("arrived-note").hidden = !(waiting && tk.arrived_at);
+  $("self-actions").hidden = !(can.checkin || can.postpone);
+  $("link-btn").hidden = !(tk && state.token && !FINAL.has(tk.status) && tk.status !== "transferred");
 }
 
 function statusText(view) {
@@ -395,7 +420,30 @@ function onTicketState(view) {
   }
   state.ticket = view;
   state.fatal = null;
+  markFresh();
   renderTicket();
+  if (view?.ticket?.status === "transferred") followTransfer();
+}
+
+/** The ticket moved to another counter: its page there, with a token for that queue. */
+let following = false;
+async function followTransfer() {
+  if (following) return;
+  following = true;
+  try {
+    const answer = await api("GET", `/v1/queues/${INFO}/tickets/${encodeURIComponent(TICKET_ID)}`, {
+      token: state.token,
+    });
+    const moved = answer.data?.moved;
+    if (answer.status === 200 && moved?.info && moved.token) {
+      rememberTicket({ id: TICKET_ID, info: moved.info, token: moved.token, number: answer.data.ticket.number });
+      location.replace(`/q/${moved.info}/t/${encodeURIComponent(TICKET_ID)}`);
+      return;
+    }
+  } catch {
+    /* offline: the next live state tries again */
+  }
+  following = false;
 }
 
 async function loadTicket() {
@@ -454,8 +502,140 @@ async function cancelTicket() {
   }
 }
 
+// ---- "I'm here", "I'll be late" -------------------------------------------------------------
+const selfKeys = {};
+
+async function selfAction(action, button) {
+  button.disabled = true;
+  selfKeys[action] = selfKeys[action] || newKey();
+  try {
+    const answer = await apiWithRetry(
+      "POST",
+      `/v1/queues/${INFO}/tickets/${encodeURIComponent(TICKET_ID)}/${action}`,
+      { token: state.token, key: selfKeys[action] },
+    );
+    selfKeys[action] = null;
+    if (answer.status === 200) {
+      showNotice(action === "postpone" ? "p.late_done" : null, "info");
+      onTicketState(answer.data);
+    } else {
+      showError(answer.data?.error?.code || `http_${answer.status}`);
+    }
+  } catch {
+    showError("network");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---- open on another device ------------------------------------------------------------------
+async function showLink() {
+  const dialog = $("link-dialog");
+  const qr = $("link-qr");
+  try {
+    const answer = await api("GET", `/v1/queues/${INFO}/tickets/${encodeURIComponent(TICKET_ID)}/link`, {
+      token: state.token,
+    });
+    if (answer.status !== 200) return showError(answer.data?.error?.code || `http_${answer.status}`);
+    const link = answer.data.short_url || answer.data.url;
+    const a = $("link-url");
+    a.href = link;
+    a.textContent = link.replace(/^https?:\/\//, "");
+    if (qr.src.startsWith("blob:")) URL.revokeObjectURL(qr.src);
+    if (answer.data.qr_svg) {
+      qr.src = URL.createObjectURL(new Blob([answer.data.qr_svg], { type: "image/svg+xml" }));
+      qr.alt = link;
+      qr.hidden = false;
+    }
+    $("link-copy").textContent = t("p.link_copy");
+    dialog.showModal();
+  } catch {
+    showError("network");
+  }
+}
+
+async function copyLink() {
+  try {
+    await navigator.clipboard.writeText($("link-url").href);
+    $("link-copy").textContent = t("p.link_copied");
+  } catch {
+    /* no clipboard here: the link is on screen to copy by hand */
+  }
+}
+
+// ---- a ticket taken on another device: number + phone ------------------------------------------
+async function recoverTicket(event) {
+  event.preventDefault();
+  const box = $("recover-error");
+  box.hidden = true;
+  const number = Number(String($("recover-number").value).normalize("NFKC").trim());
+  const phone = $("recover-phone").value.trim();
+  if (!Number.isInteger(number) || number < 1 || !phone) {
+    box.textContent = t("p.recover_missing");
+    box.hidden = false;
+    return;
+  }
+  const button = $("recover-btn");
+  button.disabled = true;
+  try {
+    const answer = await api("POST", `/v1/queues/${INFO}/tickets/recover`, { body: { number, phone } });
+    if (answer.status === 200) {
+      const tk = answer.data.ticket;
+      rememberTicket({ id: tk.id, info: INFO, token: answer.data.token, number: tk.number });
+      location.assign(`/q/${INFO}/t/${encodeURIComponent(tk.id)}`);
+      return;
+    }
+    const code = answer.data?.error?.code || `http_${answer.status}`;
+    box.textContent = errorText(code, { n: Math.ceil(Number(answer.retryAfter)) || 60 });
+    box.hidden = false;
+  } catch {
+    box.textContent = t("err.network");
+    box.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---- live or not: shown only while the link is proven ---------------------------------------
+let live = null; // null: not connected yet
+let lastUpdate = null; // Date.now() of the last state shown
+
+function markFresh() {
+  lastUpdate = Date.now();
+}
+
+function clockText(ms) {
+  try {
+    return new Intl.DateTimeFormat(document.documentElement.lang || "ja", {
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+    }).format(new Date(ms));
+  } catch {
+    return new Date(ms).toLocaleTimeString();
+  }
+}
+
+function renderNet() {
+  const net = $("net");
+  if (live === null) {
+    setText(net, t("common.loading"));
+    return;
+  }
+  net.dataset.online = String(live);
+  document.body.dataset.live = String(live);
+  const seen = Math.max(lastUpdate ?? 0, client.lastSeen ?? 0);
+  if (live) setText(net, t("p.live"));
+  else setText(net, seen ? t("p.stale_since", { time: clockText(seen) }) : t("p.stale"));
+}
+
+function setLive(online) {
+  live = online && navigator.onLine !== false;
+  if (live) markFresh();
+  renderNet();
+}
+
 // ---- wiring ---------------------------------------------------------------------------------
 function renderAll() {
+  renderNet();
   renderClinic();
   renderQueue();
   if (TICKET_ID) renderTicket();
@@ -479,12 +659,17 @@ function main() {
   applyI18n();
   bindLangToggle($("lang"));
   onLangChange(renderAll);
-  const net = $("net");
-  net.textContent = t("common.loading");
+  renderNet();
   client.onStatus((s) => {
-    net.dataset.online = String(s.online);
-    net.textContent = t(s.online ? "common.online" : "common.offline");
+    $("net").dataset.transport = s.transport || ""; // "ws", "sse", "poll": for support and tests
+    setLive(s.online);
   });
+  addEventListener("offline", () => setLive(false));
+  addEventListener("online", () => setLive(client.status.online));
+  // a phone taken out of the pocket: prove the link now rather than at the next ping
+  document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && client.reconnectNow());
+  // never connected at all (no status change to report): say so after a while
+  setTimeout(() => live === null && setLive(false), 8000);
   client.onError((e) => {
     if (!TICKET_ID || !state.token) return;
     // the ticket's channel refused, or the whole connection closed for the ticket's token
@@ -493,8 +678,13 @@ function main() {
     if (e.code === "unknown_ticket") fatal("p.gone");
     else if (AUTH_CODES.has(e.code)) fatal("p.no_token");
   });
+  let seenProfile; // the clinic's name, label and language as the last view carried them
   client.subscribe(`queue:${INFO}`, (view) => {
+    const profile = JSON.stringify(view.profile ?? null);
+    if (seenProfile !== undefined && profile !== seenProfile) loadFacility(); // settings saved
+    seenProfile = profile;
     state.queue = view;
+    markFresh();
     renderQueue(); // renders the clinic part too
   });
   loadFacility();
@@ -502,6 +692,17 @@ function main() {
   $("cancel-btn").addEventListener("click", () => $("cancel-dialog").showModal());
   $("cancel-no").addEventListener("click", () => $("cancel-dialog").close());
   $("cancel-yes").addEventListener("click", cancelTicket);
+  $("here-btn").addEventListener("click", () => selfAction("arrived", $("here-btn")));
+  $("late-btn").addEventListener("click", () => $("late-dialog").showModal());
+  $("late-no").addEventListener("click", () => $("late-dialog").close());
+  $("late-yes").addEventListener("click", async () => {
+    $("late-dialog").close();
+    await selfAction("postpone", $("late-btn"));
+  });
+  $("link-btn").addEventListener("click", showLink);
+  $("link-copy").addEventListener("click", copyLink);
+  $("link-close").addEventListener("click", () => $("link-dialog").close());
+  $("recover-form").addEventListener("submit", recoverTicket);
   $("notify-btn").addEventListener("click", async () => {
     primeAlerts();
     await askNotifications();
@@ -512,6 +713,7 @@ function main() {
   document.addEventListener("pointerdown", primeAlerts, { once: true });
   if (TICKET_ID) loadTicket();
   else {
+    $("recover").hidden = false;
     resumeStoredTicket().then((moved) => moved || renderTake());
     // the service-hours refusal is a matter of the clock: at opening time the form appears
     // without waiting for the next queue change

@@ -522,3 +522,59 @@ test("importing the module sets no global", async () => {
   assert.deepEqual(Object.keys(globalThis).filter((k) => !before.has(k)), []);
   assert.equal(globalThis.Junban, undefined);
 });
+
+test("the browser's offline event drops the link at once; online reconnects without backoff", async () => {
+  const win = new EventTarget();
+  const t = setup({ window: win });
+  t.watch("queue:1234-01");
+  const ws = t.WS.instances[0];
+  ws.open();
+  ws.message(state(3));
+  assert.equal(t.client.lastSeen, 0);
+  await t.clock.advance(2000);
+  win.dispatchEvent(new Event("offline"));
+  assert.equal(ws.closedWith.code, 4000);
+  assert.deepEqual(t.statuses.at(-1), { online: false, transport: null });
+  assert.equal(t.client.lastSeen, 0); // the last time the hub was heard from
+  assert.equal(t.WS.instances.length, 1);
+  win.dispatchEvent(new Event("online"));
+  assert.equal(t.WS.instances.length, 2); // no backoff delay
+  const again = t.WS.instances[1];
+  again.open();
+  assert.deepEqual(again.ops("sub"), [{ op: "sub", ch: "queue:1234-01", v: 3, epoch: "e1" }]);
+  assert.deepEqual(t.statuses.at(-1), { online: true, transport: "ws" });
+  t.client.close();
+  win.dispatchEvent(new Event("online")); // close() removed the listeners
+  assert.equal(t.WS.instances.length, 2);
+});
+
+test("reconnectNow() on an open socket pings now: a dead link shows within pongTimeout", async () => {
+  const t = setup({ pingInterval: 4000, pongTimeout: 3000 });
+  t.WS.autoPong = false;
+  t.watch("queue:1234-01");
+  const ws = t.WS.instances[0];
+  ws.open();
+  await t.clock.advance(1000);
+  t.client.reconnectNow();
+  assert.deepEqual(ws.ops("ping"), [{ op: "ping" }]);
+  ws.message({ op: "pong" });
+  assert.equal(t.client.lastSeen, 1000);
+  await t.clock.advance(4000); // the short interval's own ping, unanswered
+  assert.equal(ws.closedWith, null);
+  await t.clock.advance(3000);
+  assert.equal(ws.closedWith.code, 4000);
+  assert.deepEqual(t.statuses.at(-1), { online: false, transport: null });
+  t.client.close();
+});
+
+test("reconnectNow() while backing off reconnects at once", async () => {
+  const t = setup();
+  t.watch("queue:1234-01");
+  t.WS.instances[0].open();
+  t.WS.instances[0].serverClose(1012);
+  assert.equal(t.WS.instances.length, 1);
+  assert.ok(t.clock.pending().length > 0);
+  t.client.reconnectNow();
+  assert.equal(t.WS.instances.length, 2);
+  t.client.close();
+});

@@ -43,7 +43,9 @@ export function typical(info: string, token: string | null): () => void {
   });
   const now: Status = client.status;
   client.setToken("a.jwt.token");
-  void now;
+  const heard: number | null = client.lastSeen;
+  client.reconnectNow();
+  void [now, heard];
   return () => {
     stop();
     offStatus();
@@ -61,6 +63,7 @@ export function options(): JunbanClientOptions {
     EventSource,
     fetch,
     document,
+    window,
     setTimeout,
     clearTimeout,
     random: Math.random,
