@@ -322,7 +322,9 @@ async def _seed_demo(settings: Settings) -> None:
             await services.queue_service.set_message(facility, facility.message, now)
         await _seed_demo_contract(services, now)
         if await services.users.get(DEMO_USER) is None:
-            await services.users.add(DEMO_USER, DEMO_PASSWORD, "staff", DEMO_FACILITY)
+            await services.users.add(
+                DEMO_USER, DEMO_PASSWORD, "staff", DEMO_FACILITY, admin=True
+            )  # the clinic's admin: the staff page /console/1234/staff works too
         for counter in ("01", "02"):
             info = f"{DEMO_FACILITY}-{counter}"
             await services.queue_service.execute(info, OpenReception(at=now), lambda s: None)
@@ -338,7 +340,11 @@ async def _seed_demo(settings: Settings) -> None:
         '\nJunban demo is ready: facility 1234 "Demo Clinic", counters 01 and 02, open.\n'
         f"  patient page   {base}/q/1234-01\n"
         f"  staff console  {base}/console/1234   (user {DEMO_USER!r}, password {DEMO_PASSWORD!r})\n"
+        f"  settings       {base}/console/1234/settings\n"
+        f"  staff accounts {base}/console/1234/staff   (the demo user is the clinic's admin)\n"
         f"  monitor (TV)   {base}/monitor/1234#token={monitor}\n"
+        f"  kiosk          {base}/kiosk/1234   (pair it with a code from the console)\n"
+        f"  QR poster      {base}/poster/1234\n"
         f'  partner widget <script src="{base}/widget.js" data-info="1234-01" async></script>\n'
         f"  queue view     {base}/v1/queues/1234-01\n"
         f"  take a ticket  curl -X POST {base}/v1/queues/1234-01/tickets\n"
