@@ -22,17 +22,16 @@ import orjson
 from hub import keys
 from hub.app import connect_redis
 from hub.queue import rules
-from hub.queue.model import (
+from hub.queue.events import (
     Event,
     MessageSet,
     QueueCreated,
-    QueueState,
     ReceptionOpened,
-    Ticket,
     TicketCalled,
     TicketIssued,
     WebOpened,
 )
+from hub.queue.model import QueueState, Ticket
 from hub.queue.store import QueueStore, encode_event, encode_state
 from hub.queue.views import public_view
 from hub.settings import Settings
