@@ -110,7 +110,11 @@ def profile_of(record: Facility, counter: str) -> Profile:
     """What the public view of ``counter``'s queue shows of the facility."""
     rooms = tuple((r["room"], r["label"]) for r in record.room_list(counter))
     return Profile(
-        name=record.name, label=record.counters.get(counter, ""), lang=record.lang, rooms=rooms
+        name=record.name,
+        label=record.counters.get(counter, ""),
+        lang=record.lang,
+        rooms=rooms,
+        counters=tuple(sorted(record.counters)),
     )
 
 
@@ -181,9 +185,10 @@ class ClinicSettings:
         if updated is None:
             raise NotFound("no such facility", code="unknown_facility")
         await self.facilities.set_scheduled(number, bool(updated.schedule))
-        for info in updated.infos():
+        for info in updated.infos():  # new queues first: the profiles announce them
             if await self.store.load_view(info) is None:
                 await self._create_queue(info, updated.tz, now)
+        for info in updated.infos():
             profile = profile_of(updated, info.partition("-")[2])
             await self.queues.execute(info, SetProfile(at=now, profile=profile), lambda s: None)
         for info in removed:  # its queue stays (history, audit) but takes no more tickets

@@ -159,7 +159,10 @@ class Bridge:
         self._pubsub = pubsub
         self._need_view |= self.wanted
         self._need_snapshot |= set(self.registry.private)
-        self._need_facility |= self.registry.unresolved_facilities()
+        # every watched facility: a counter may have been added while the link was down
+        self._need_facility |= self.registry.unresolved_facilities() | set(
+            self.registry.facility_infos
+        )
         self.reconnects += 1
         self._wake.set()
 

@@ -138,21 +138,26 @@ class ChannelRegistry:
         if channel.kind == "facility" and channel.facility not in self.facility_infos:
             return  # facility_resolved sends it
         for info in self._infos_of(channel):
-            pub = self.latest.get(info)
-            if pub is not None and self.bridge.is_fresh(info):
-                sub.deliver(channel, pub)
-            else:
-                self.awaiting.setdefault(info, {})[(sub, channel.name)] = channel
-                self.bridge.request_view(info)
+            self._send_info(sub, channel, info)
+
+    def _send_info(self, sub: Subscriber, channel: Channel, info: str) -> None:
+        """Send ``info``'s current public view on ``channel`` (fetched first if not fresh)."""
+        assert self.bridge is not None
+        pub = self.latest.get(info)
+        if pub is not None and self.bridge.is_fresh(info):
+            sub.deliver(channel, pub)
+        else:
+            self.awaiting.setdefault(info, {})[(sub, channel.name)] = channel
+            self.bridge.request_view(info)
 
     # ---- what the bridge feeds in -------------------------------------------------------
 
     def offer_view(self, info: str, pub: Publication | None) -> None:
         """A public view of ``info`` (from pub/sub or a fetch; None: the queue is unknown)."""
         waiting = self._take_waiting(info, private=False)
-        if pub is None:
+        if pub is None:  # (a facility channel waits: a counter's queue may be made next)
             for (sub, _), channel in waiting.items():
-                if self.is_subscribed(sub, channel):
+                if self.is_subscribed(sub, channel) and channel.kind != "facility":
                     sub.channel_gone(channel, code="unknown_queue", message="no such queue")
             return
         current = self.latest.get(info)
@@ -165,7 +170,15 @@ class ChannelRegistry:
             return
         self.latest[info] = pub
         self._fan_out(f"queue:{info}", pub)
-        self._fan_out(f"facility:{info.partition('-')[0]}", pub)
+        facility = info.partition("-")[0]
+        self._fan_out(f"facility:{facility}", pub)
+        if (
+            current is not None
+            and facility in self.facility_infos
+            and self.bridge is not None
+            and _counters(pub) != _counters(current)
+        ):
+            self.bridge.resolve_facility(facility)  # a counter was added or removed
         if info in self.private and self.bridge is not None:
             self.bridge.request_snapshot(info)
 
@@ -200,19 +213,28 @@ class ChannelRegistry:
                     )
 
     def facility_resolved(self, facility: str, infos: tuple[str, ...]) -> None:
-        """The counters of a facility someone watches became known (empty: no such one)."""
+        """The counters of a facility someone watches became known (empty: no such one), or
+        changed: a new counter's queue is watched and sent, a removed one is let go."""
         subs = self.subscribers.get(f"facility:{facility}")
-        if not subs or facility in self.facility_infos:
+        known = self.facility_infos.get(facility)
+        if not subs or known == infos or (known is not None and not infos):
             return
         if not infos:
             for sub, channel in list(subs.items()):
                 sub.channel_gone(channel, code="unknown_facility", message="no such facility")
             return
         self.facility_infos[facility] = infos
-        for info in infos:
+        added = [info for info in infos if known is None or info not in known]
+        for info in added:
             self._watch(info)
+        for info in [info for info in known or () if info not in infos]:
+            self._unwatch(info)
         for sub, channel in list(subs.items()):
-            self._send_current(sub, channel)
+            if known is None:
+                self._send_current(sub, channel)
+            else:
+                for info in added:
+                    self._send_info(sub, channel, info)
 
     def _take_waiting(self, info: str, *, private: bool) -> dict[Waiter, Channel]:
         waiting = self.awaiting.get(info)
@@ -241,3 +263,11 @@ class ChannelRegistry:
 
 def _publication(state: QueueState, data: object) -> Publication:
     return Publication(state.epoch, state.version, orjson.dumps(data), state.info)
+
+
+def _counters(pub: Publication | None) -> object:
+    """The facility's counters a public view names (its ``profile``; None before any)."""
+    if pub is None:
+        return None
+    profile = pub.data().get("profile")
+    return profile.get("counters") if isinstance(profile, dict) else None

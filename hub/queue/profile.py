@@ -15,6 +15,9 @@ class Profile:
     lang: str = "ja"
     rooms: tuple[tuple[str, str], ...] = ()
     """(room id, label) in display order."""
+    counters: tuple[str, ...] = ()
+    """The facility's counters now: a counter added or removed changes every queue's profile,
+    so open monitors and the facility channels of every hub learn of it live."""
 
     def public(self) -> dict[str, object]:
         return {
@@ -22,4 +25,5 @@ class Profile:
             "label": self.label,
             "lang": self.lang,
             "rooms": [{"room": room, "label": label} for room, label in self.rooms],
+            "counters": list(self.counters),
         }

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from tests.channels.wsclient import LiveClient
 from tests.conftest import HubProcess, make_facility, staff_headers, start_hub
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -111,6 +112,7 @@ async def test_a_profile_change_is_stored_audited_and_live_in_the_public_views(
         "label": "内科",
         "lang": "ja+en",
         "rooms": [{"room": "1", "label": "診察室1"}, {"room": "2", "label": "診察室2"}],
+        "counters": ["01", "02"],
     }
     assert (await client.get(f"/v1/queues/{facility}-02")).json()["profile"]["label"] == "小児科"
     log = await audit_log(client, facility, 1, who="t")
@@ -207,6 +209,44 @@ async def test_adding_a_counter_creates_its_queue_and_removing_a_busy_one_is_ref
     assert gone["open"] is False and gone["web_open"] is False
     refused = await client.post(f"/v1/queues/{facility}-02/tickets")
     assert refused.status_code == 409
+
+
+async def test_a_counter_added_while_a_facility_is_watched_joins_its_channel_live(
+    client: httpx.AsyncClient, hub: HubProcess
+) -> None:
+    """An open monitor (the facility channel) gets the new counter's queue and its changes
+    without reconnecting, after the first change of the settings and after a later one."""
+    facility = await make_facility(client, ("01", "02"))
+    headers = staff_headers(facility)
+    live = await LiveClient.open(hub.base_url)
+    try:
+        await live.sub(f"facility:{facility}")
+        seen = {(await live.state(f"facility:{facility}"))["data"]["info"] for _ in range(2)}
+        assert seen == {f"{facility}-01", f"{facility}-02"}
+        for counter, labels in (
+            ("03", {"01": "内科", "02": "外科", "03": "検査"}),
+            ("04", {"01": "内科", "02": "外科", "03": "検査", "04": "会計"}),
+        ):
+            r = await client.patch(
+                settings_url(facility), json={"counters": labels}, headers=headers
+            )
+            assert r.status_code == 200, r.text
+            info = f"{facility}-{counter}"
+            for action in ("open", "web/open"):
+                opened = await client.post(f"/v1/queues/{info}/{action}", headers=headers)
+                assert opened.status_code == 200, opened.text
+            assert (await client.post(f"/v1/queues/{info}/tickets")).status_code == 201
+            frame = await live.until(
+                lambda f, info=info: (
+                    f["op"] == "state"
+                    and f["data"]["info"] == info
+                    and f["data"]["waiting_count"] == 1
+                ),
+                timeout=10,
+            )
+            assert frame["ch"] == f"facility:{facility}"
+    finally:
+        await live.close()
 
 
 # ---- the scheduler ----------------------------------------------------------------------
