@@ -23,8 +23,7 @@ from hub.queue import calendar, rules, views
 from hub.queue.events import DayStarted, Event
 from hub.queue.facilities import FacilityStore
 from hub.queue.model import Command, Configure, IssueTicket, QueueConfig, QueueState
-from hub.queue.service import Idempotency, QueueService, Responder
-from hub.queue.service import _answer_bytes as answer_bytes
+from hub.queue.service import Idempotency, QueueService, Responder, answer_bytes
 from hub.queue.store import QueueStore
 from hub.ratelimit import RateLimiter
 from hub.settings import Settings

@@ -64,7 +64,9 @@ class _Pending:
     submitted: float = field(default_factory=time.perf_counter)
 
 
-def _answer_bytes(idem: Idempotency, result: Any) -> bytes:
+def answer_bytes(idem: Idempotency, result: Any) -> bytes:
+    """How an answer is stored under its Idempotency-Key (the writer's batches and the
+    transfer's paired append store it alike, so ``replay`` reads either)."""
     return orjson.dumps({"fp": idem.fingerprint, "result": result})
 
 
@@ -171,7 +173,7 @@ class QueueWriter:
                 result = p.respond(work)
                 outcomes.append(result)
                 if p.idempotency is not None and new_events:
-                    answers.append((p.idempotency.key, _answer_bytes(p.idempotency, result)))
+                    answers.append((p.idempotency.key, answer_bytes(p.idempotency, result)))
                     answered.append(p)
             if not events:
                 if not fresh and not await self._still_current(base):

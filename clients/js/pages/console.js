@@ -5,7 +5,7 @@ import { JunbanClient, newer } from "/static/junban.js";
 import { renderNotices } from "./notices.js";
 import { applyI18n, clock, currentLang, t } from "./i18n.js";
 import "./console.strings.js";
-import { askAdminHint, askNewPassword } from "./staff.password.js";
+import { askAdminHint, logIn } from "./staff.password.js";
 import { ApiError, TOKEN_KEY, claims } from "./staffsession.js";
 
 const facility = document.body.dataset.facility.replace(/[^0-9]/g, "") ||
@@ -148,40 +148,29 @@ async function login(event) {
   button.disabled = true;
   $("login-error").textContent = "";
   try {
-    const r = await fetch("/v1/auth/login", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ user: form.user.value, password: form.password.value }),
-    });
-    const data = await r.json().catch(() => ({}));
-    if (!r.ok) {
-      const wait = r.headers.get("Retry-After") || (currentLang() === "en" ? "a few" : "数");
-      $("login-error").textContent = r.status === 401 ? t("con.login_wrong")
-        : data.error?.code === "login_throttled" ? t("con.login_wait", { wait })
-        : data.error?.message || `HTTP ${r.status}`;
+    const result = await logIn(form, $("login"));
+    if (result.refused) {
+      const { status, code, message } = result.refused;
+      const wait = result.refused.wait || (currentLang() === "en" ? "a few" : "数");
+      $("login-error").textContent = status === 401 ? t("con.login_wrong")
+        : code === "login_throttled" ? t("con.login_wait", { wait })
+        : message;
       // locked out or forgotten: the clinic admin (or the operator) can unlock and reset
       $("login-help").textContent = askAdminHint();
-      $("login-help").hidden = r.status !== 401 && r.status !== 429;
+      $("login-help").hidden = status !== 401 && status !== 429;
       return;
     }
     $("login-help").hidden = true;
-    let token = data.token;
-    if (data.must_change_password) { // a temporary password: set a new one first
-      const temporary = form.password.value;
-      form.password.value = "";
-      token = await askNewPassword($("login"), token, temporary);
-      if (!token) {
-        $("login-error").textContent = expired();
-        return;
-      }
-    }
-    if (!allowed(claims(token))) {
-      $("login-error").textContent = t("con.login_other", { facility: data.facility ?? "?" });
+    if (result.expired) {
+      $("login-error").textContent = expired();
       return;
     }
-    form.password.value = "";
-    sessionStorage.setItem(TOKEN_KEY, token);
-    begin(token);
+    if (!allowed(claims(result.token))) {
+      $("login-error").textContent = t("con.login_other", { facility: result.facility ?? "?" });
+      return;
+    }
+    sessionStorage.setItem(TOKEN_KEY, result.token);
+    begin(result.token);
   } catch {
     $("login-error").textContent = errorText("network");
   } finally {

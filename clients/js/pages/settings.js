@@ -5,7 +5,7 @@
 // patients' pages at once (the hub puts the new name, labels and language in the live views).
 
 import { applyI18n, bindLangToggle, currentLang, onLangChange, setLang, t } from "./i18n.js";
-import { askNewPassword } from "./staff.password.js";
+import { logIn } from "./staff.password.js";
 import "./settings.strings.js";
 import { ApiError, TOKEN_KEY, claims, el, usable } from "./staffsession.js";
 
@@ -77,33 +77,25 @@ async function login(event) {
   const button = form.querySelector("button");
   button.disabled = true;
   $("login-error").textContent = "";
-  const password = form.password.value;
   try {
-    const r = await fetch("/v1/auth/login", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ user: form.user.value, password }),
-    });
-    const data = await r.json().catch(() => ({}));
-    if (!r.ok) {
-      $("login-error").textContent = r.status === 401 ? t("se.login_wrong")
-        : data.error?.code === "login_throttled" ? t("se.login_wait", { wait: r.headers.get("Retry-After") || "–" })
-        : data.error?.message || `HTTP ${r.status}`;
+    const result = await logIn(form, $("login"));
+    if (result.refused) {
+      const { status, code, wait, message } = result.refused;
+      $("login-error").textContent = status === 401 ? t("se.login_wrong")
+        : code === "login_throttled" ? t("se.login_wait", { wait: wait || "–" })
+        : message;
       return;
     }
-    form.password.value = "";
-    let token = data.token;
-    if (data.must_change_password) token = await askNewPassword($("login"), token, password);
-    if (!token) {
+    if (result.expired) {
       $("login-error").textContent = t("se.expired");
       return;
     }
-    if (!usable(claims(token), facility)) {
+    if (!usable(claims(result.token), facility)) {
       $("login-error").textContent = t("se.login_other", { facility });
       return;
     }
-    sessionStorage.setItem(TOKEN_KEY, token);
-    begin(token);
+    sessionStorage.setItem(TOKEN_KEY, result.token);
+    begin(result.token);
   } catch {
     $("login-error").textContent = t("se.network");
   } finally {

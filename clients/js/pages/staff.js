@@ -4,7 +4,7 @@
 // stored login (sessionStorage), or its own login form. Non-admin staff see why they cannot.
 
 import { applyI18n, currentLang, t } from "./i18n.js";
-import { askAdminHint, askNewPassword } from "./staff.password.js";
+import { askAdminHint, logIn } from "./staff.password.js";
 import "./staff.strings.js";
 import { ApiError, TOKEN_KEY, claims, el, usable } from "./staffsession.js";
 
@@ -75,37 +75,26 @@ async function login(event) {
   const button = form.querySelector("button");
   button.disabled = true;
   $("login-error").textContent = "";
-  const password = form.password.value;
   try {
-    const r = await fetch("/v1/auth/login", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ user: form.user.value, password }),
-    });
-    const data = await r.json().catch(() => ({}));
-    if (!r.ok) {
-      const wait = r.headers.get("Retry-After") || "–";
-      const why = r.status === 401 ? t("st.login_wrong")
-        : data.error?.code === "login_throttled" ? t("st.login_wait", { wait })
-        : data.error?.message || `HTTP ${r.status}`;
-      $("login-error").textContent = r.status === 401 || r.status === 429 ? `${why} ${askAdminHint()}` : why;
+    const result = await logIn(form, $("login"));
+    if (result.refused) {
+      const { status, code, wait, message } = result.refused;
+      const why = status === 401 ? t("st.login_wrong")
+        : code === "login_throttled" ? t("st.login_wait", { wait: wait || "–" })
+        : message;
+      $("login-error").textContent = status === 401 || status === 429 ? `${why} ${askAdminHint()}` : why;
       return;
     }
-    form.password.value = "";
-    let token = data.token;
-    if (data.must_change_password) {
-      token = await askNewPassword($("login"), token, password);
-      if (!token) {
-        $("login-error").textContent = t("st.expired");
-        return;
-      }
-    }
-    if (!usable(claims(token), facility)) {
-      $("login-error").textContent = t("st.login_other", { facility: data.facility ?? "?" });
+    if (result.expired) {
+      $("login-error").textContent = t("st.expired");
       return;
     }
-    sessionStorage.setItem(TOKEN_KEY, token);
-    begin(token);
+    if (!usable(claims(result.token), facility)) {
+      $("login-error").textContent = t("st.login_other", { facility: result.facility ?? "?" });
+      return;
+    }
+    sessionStorage.setItem(TOKEN_KEY, result.token);
+    begin(result.token);
   } catch {
     $("login-error").textContent = t("st.err.network");
   } finally {

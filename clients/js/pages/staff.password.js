@@ -1,8 +1,10 @@
-// Account recovery in a staff login (the console's and the staff page's): the hint to ask
-// the clinic admin when a login is refused, and the "set a new password" form that a login
-// with a temporary password (`must_change_password`) leads to. Japanese and English.
+// A staff login (the console's, the settings page's and the staff page's) with its account
+// recovery: the login call itself, the hint to ask the clinic admin when a login is refused,
+// and the "set a new password" form that a login with a temporary password
+// (`must_change_password`) leads to. Japanese and English.
 
 import { addStrings, t } from "./i18n.js";
+import { el } from "./staffsession.js";
 
 addStrings({
   ja: {
@@ -30,16 +32,6 @@ addStrings({
     "pw.network": "Cannot reach the server. Please try again.",
   },
 });
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === false || v == null) continue;
-    node.setAttribute(k, v === true ? "" : String(v));
-  }
-  node.append(...children);
-  return node;
-}
 
 /** The sentence a refused login (wrong password or throttled) adds: ask the clinic admin. */
 export function askAdminHint() {
@@ -105,4 +97,30 @@ export function askNewPassword(section, token, temporary) {
       }
     });
   });
+}
+
+/**
+ * Log in with the `user` and `password` fields of `form` (POST /v1/auth/login); the password
+ * field is cleared once the hub accepts it. A temporary password leads through the
+ * new-password form in `section` first. Resolves one of:
+ * `{token, facility}` logged in; `{refused: {status, code, wait, message}}` the hub said no
+ * (`wait`: its Retry-After, or null); `{expired: true}` the temporary login stopped working.
+ * A network failure rejects.
+ */
+export async function logIn(form, section) {
+  const password = form.password.value;
+  const r = await fetch("/v1/auth/login", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ user: form.user.value, password }),
+  });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    const message = data.error?.message || `HTTP ${r.status}`;
+    return { refused: { status: r.status, code: data.error?.code, wait: r.headers.get("Retry-After"), message } };
+  }
+  form.password.value = "";
+  let token = data.token;
+  if (data.must_change_password) token = await askNewPassword(section, token, password);
+  return token ? { token, facility: data.facility } : { expired: true };
 }
