@@ -193,9 +193,10 @@ class QueueActions:
         state = await self.today(info, now)
         given = phone_digits(phone).encode()
         found = None
-        for ticket in state.tickets.values():
-            same = hmac.compare_digest(phone_digits(ticket.phone).encode(), given)
-            if ticket.number == number and ticket.phone and same:
+        for ticket in state.tickets.values():  # (a transferred-in ticket may share a number)
+            if ticket.number != number or not ticket.phone:
+                continue
+            if hmac.compare_digest(phone_digits(ticket.phone).encode(), given):
                 found = ticket
         if found is None or found.status not in ("waiting", "called") or len(given) < 4:
             raise NotFound(
