@@ -258,11 +258,13 @@ class Bridge:
         snapshots = sorted(self._need_snapshot & self.confirmed)
         if not views and not snapshots:
             return
+        # taken before the read: a change published while it runs asks again, and is read
+        # next (a failed read is asked again on reconnecting)
+        self._need_view -= set(views)
+        self._need_snapshot -= set(snapshots)
         async with self.redis.pipeline(transaction=False) as pipe:
             await self.store.queue_reads(pipe, views, snapshots)
             results = await pipe.execute()
-        self._need_view -= set(views)
-        self._need_snapshot -= set(snapshots)
         for info, view in zip(views, results[: len(views)], strict=True):
             self._offer(info, view, snapshot=False)
         for info, snap in zip(snapshots, results[len(views) :], strict=True):

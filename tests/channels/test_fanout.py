@@ -184,3 +184,33 @@ async def test_unsub_stops_the_flow(client: httpx.AsyncClient, hub: HubProcess) 
         assert await live.quiet() == []
     finally:
         await live.close()
+
+
+async def test_a_ticket_channel_ends_on_the_last_change_of_a_burst(
+    client: httpx.AsyncClient, hub: HubProcess
+) -> None:
+    """Changes that arrive while the hub reads the queue's snapshot for the ticket channel are
+    not forgotten: after a burst the patient's channel shows the queue's last version (it once
+    stayed on an older one, "waiting" after the call, until the next change)."""
+    facility = await make_facility(client)
+    info = f"{facility}-01"
+    mine = await take(client, info)
+    patient = await LiveClient.open(hub.base_url, token=mine["token"])
+    try:
+        ch = f"ticket:{info}:{mine['ticket']['id']}"
+        await patient.sub(ch)
+        await patient.state(ch)
+        for round_ in range(3):
+            changes = [take(client, info) for _ in range(25)]
+            if round_ == 0:
+                changes.insert(
+                    12, client.post(f"/v1/queues/{info}/call-next", headers=staff_headers(facility))
+                )
+            await asyncio.gather(*changes)
+            final = (await client.get(f"/v1/queues/{info}")).json()["v"]
+            seen = await patient.until(
+                lambda f, v=final: f["op"] == "state" and f["v"] >= v, timeout=5
+            )
+            assert seen["v"] == final and seen["data"]["ticket"]["status"] == "called"
+    finally:
+        await patient.close()
