@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=parse_ttl, default=8 * 3600)
     token.add_argument("--subject", default="cli")
     _contracts_parser(commands)
+    worker = commands.add_parser(
+        "worker", help="run outbox consumer groups only (needs JUNBAN_REDIS_URL)"
+    )
+    worker.add_argument("groups", nargs="+", help="e.g. integrations")
     usercli.add_parser(commands)
     return parser
 
@@ -119,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         return _contracts(settings, args)
     if args.command == "users":
         return usercli.run(settings, args)
+    if args.command == "worker":
+        return _worker(settings, tuple(args.groups))
     return _serve(settings, args)
 
 
@@ -245,6 +251,39 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         if embedded is not None:
             embedded.stop()
+    return 0
+
+
+def _worker(settings: Settings, groups: tuple[str, ...]) -> int:
+    """``junban worker <group>…``: only the outbox runner of those groups, until SIGTERM."""
+    if settings.redis_url is None:
+        print("junban worker: needs JUNBAN_REDIS_URL (the hubs' Redis)", file=sys.stderr)
+        return 2
+    return asyncio.run(_run_worker(settings, groups))
+
+
+async def _run_worker(settings: Settings, groups: tuple[str, ...]) -> int:
+    from hub.app import build_services
+
+    services = build_services(settings)
+    try:
+        runner = services.outbox_runner(groups)
+    except ValueError as exc:
+        print(f"junban worker: {exc}", file=sys.stderr)
+        await services.redis.aclose()
+        return 2
+    task = asyncio.create_task(runner.run(), name="outbox")
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    log.info("outbox worker %s serving %s", runner.consumer, ", ".join(groups))
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    finally:
+        await services.redis.aclose()
+    log.info("outbox worker stopped")
     return 0
 
 

@@ -133,6 +133,12 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     ),
     "invalid_query": ErrorCode(400, "a query parameter is malformed"),
     "invalid_code": ErrorCode(400, "a monitor pairing code is not 8 digits"),
+    "invalid_patient_ref": ErrorCode(
+        400, "a patient-card number (`patient_ref`) is not 1 to 20 letters, digits or '-'"
+    ),
+    "bad_endpoint_url": ErrorCode(
+        400, "an integration endpoint URL is not https or points at a refused address"
+    ),
     # 401: no fitting token
     "unauthorized": ErrorCode(
         401, "this needs a (staff, operator, login or ticket) token; also a channel `error`"
@@ -151,12 +157,18 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
         403, "logged in with a temporary password: change it first (`POST /v1/auth/password`)"
     ),
     "facility_suspended": ErrorCode(403, "the facility's service is suspended (Art. 12)"),
-    "option_not_contracted": ErrorCode(403, "the facility has not contracted the API option"),
+    "option_not_contracted": ErrorCode(
+        403, "the facility has not contracted the option (API, EMR link) this needs"
+    ),
+    "insufficient_scope": ErrorCode(403, "the partner API key lacks the scope this route needs"),
     # 404: no such thing
     "not_found": ErrorCode(404, "no such route or action"),
     "unknown_queue": ErrorCode(404, "no such queue (information number)"),
     "unknown_ticket": ErrorCode(404, "no such ticket in today's queue"),
+    "unknown_endpoint": ErrorCode(404, "no such integration endpoint at this facility"),
+    "unknown_api_key": ErrorCode(404, "no such partner API key at this facility"),
     "unknown_facility": ErrorCode(404, "no such facility"),
+    "unknown_dead_letter": ErrorCode(404, "no such dead letter in the facility's outbox"),
     "unknown_user": ErrorCode(404, "no such user"),
     "unknown_contract": ErrorCode(404, "no such contract"),
     "unknown_notice": ErrorCode(404, "no such interruption on this contract"),
@@ -186,6 +198,7 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
         409, "a ticket or contract in this status cannot take that action"
     ),
     "facility_exists": ErrorCode(409, "that facility number is already assigned"),
+    "too_many_api_keys": ErrorCode(409, "the facility holds 20 partner API keys: revoke one"),
     "counter_busy": ErrorCode(409, "a counter with tickets waiting or called cannot be removed"),
     "user_exists": ErrorCode(409, "that user name is taken"),
     "last_admin": ErrorCode(409, "a facility keeps at least one clinic admin"),
@@ -199,12 +212,16 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
         409, "the interruption has an expected end: cancel under Art. 16-1"
     ),
     "already_claimed": ErrorCode(409, "this incident's refund was claimed already"),
+    "no_emr_endpoint": ErrorCode(409, "EMR lookup: the facility has no enabled ORCA/FHIR endpoint"),
     "not_refundable": ErrorCode(409, "no refund for this outage (Art. 24-4, 32-2)"),
     # 413
     "body_too_large": ErrorCode(413, "the body is over `JUNBAN_MAX_BODY` bytes"),
     "unsupported_media_type": ErrorCode(415, "a body that is not `application/json`"),
     # 422: well-formed, but the values do not fit
     "invalid_body": ErrorCode(422, "the body's fields do not fit the route's schema or rules"),
+    "invalid_annotation": ErrorCode(
+        422, "an annotation key is not like `emr.status` or its value is over 200 characters"
+    ),
     "idempotency_key_reused": ErrorCode(
         422, "this `Idempotency-Key` was used for a different request"
     ),
@@ -217,6 +234,7 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     "invalid_counter": ErrorCode(422, "counter numbers are distinct and two digits"),
     "invalid_reason": ErrorCode(422, "a refusal or suspension reason is not one of the terms'"),
     "invalid_date": ErrorCode(422, "a date or time is out of range, in the wrong order or naive"),
+    "invalid_endpoint_config": ErrorCode(422, "an endpoint's kind-specific `config` does not fit"),
     "invalid_month": ErrorCode(422, "an invoice month is not like `2026-11`"),
     "invalid_amount": ErrorCode(422, "an amount of money is negative"),
     "notice_required": ErrorCode(422, "an interruption is announced before it starts (Art. 13-2)"),
@@ -236,10 +254,12 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     "internal_error": ErrorCode(500, "an unexpected error (a bug): retry later"),
     "http_error": ErrorCode(None, "another HTTP error of the framework, with its own 4xx status"),
     "outside_service_hours": ErrorCode(503, "tickets are taken within the server hours only"),
+    "replay_failed": ErrorCode(503, "a dead letter's group failed on it again (it is kept)"),
     "busy": ErrorCode(503, "contention (a queue, a contract, a number to allocate): retry"),
     "redis_unavailable": ErrorCode(503, "storage is unreachable: retry"),
     "history_incomplete": ErrorCode(503, "this queue's stored history is incomplete"),
     "unavailable": ErrorCode(503, "a service is not running (e.g. live channels)"),
+    "emr_unavailable": ErrorCode(503, "the EMR did not answer, was busy or refused the lookup"),
     # WebSocket only (an `error` frame for one channel)
     "unknown_channel": ErrorCode(None, "WebSocket: no such channel name"),
     "too_many_subscriptions": ErrorCode(

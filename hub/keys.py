@@ -161,3 +161,67 @@ def rate(scope: str, subject: str, facility_number: str | None = None) -> str:
     """string: the GCRA 'theoretical arrival time' of one rate-limited subject."""
     tag = f"{{{facility_number}}}" if facility_number else "rl"
     return f"jb:{tag}:rate:{scope}:{subject}"
+
+
+OUTBOX_WAKE = "jb:outbox:wake"
+"""pub/sub channel: the number of a facility whose outbox has new entries (append.lua
+publishes it after each XADD; the outbox runners subscribe to it)."""
+
+
+def outbox(facility_number: str) -> str:
+    """stream: the facility's outbox, one entry per committed queue batch (fields info, v,
+    epoch, kinds, e), written in the same Lua call as the events (hub/queue/lua/append.lua)."""
+    return f"jb:{{{facility_number}}}:outbox"
+
+
+def outbox_lease(facility_number: str, group: str) -> str:
+    """string, PX 30 s: the consumer (``{host}:{pid}``) serving that group of the outbox."""
+    return f"jb:{{{facility_number}}}:outbox:lease:{group}"
+
+
+def outbox_dead(facility_number: str) -> str:
+    """stream: poison outbox entries (group, deliveries, error, entry), kept until replayed."""
+    return f"jb:{{{facility_number}}}:outbox:dead"
+
+
+def outbox_trim(facility_number: str, day: str) -> str:
+    """string "1": the facility's outbox was trimmed to 8 days on that UTC day (SET NX: once
+    across processes; hub.outbox.runner); TTL 2 days."""
+    return f"jb:{{{facility_number}}}:outbox:trim:{day}"
+
+
+def endpoint(facility_number: str, endpoint_id: str) -> str:
+    """string: msgpack of one integration endpoint's config (secrets sealed)."""
+    return f"jb:{{{facility_number}}}:ep:{endpoint_id}"
+
+
+def endpoints(facility_number: str) -> str:
+    """set: the ids of the facility's integration endpoints."""
+    return f"jb:{{{facility_number}}}:eps"
+
+
+def endpoint_queue(facility_number: str, endpoint_id: str) -> str:
+    """stream: that endpoint's pending integration events, in order."""
+    return f"jb:{{{facility_number}}}:ep:{endpoint_id}:q"
+
+
+def endpoint_state(facility_number: str, endpoint_id: str) -> str:
+    """hash: that endpoint's head-of-line dispatch state (head event id, attempt, first and
+    next attempt times, failing since) (hub/integrations/dispatch.py)."""
+    return f"jb:{{{facility_number}}}:ep:{endpoint_id}:state"
+
+
+def deliveries(facility_number: str) -> str:
+    """stream: delivery attempts of the facility's endpoints (kept 30 days)."""
+    return f"jb:{{{facility_number}}}:deliveries"
+
+
+def apikeys(facility_number: str) -> str:
+    """hash: partner API key digest -> key record (hub.apikeys)."""
+    return f"jb:{{{facility_number}}}:apikeys"
+
+
+def apikeys_used(facility_number: str) -> str:
+    """hash: ``{key id}:n`` -> uses, ``{key id}:t`` -> epoch seconds of the last use of each
+    partner API key (hub.apikeys; written at most once a second per key and process)."""
+    return f"jb:{{{facility_number}}}:apikeys:used"

@@ -101,6 +101,27 @@ class Settings:
     redis_timeout_s: float = 2.0
     """JUNBAN_REDIS_TIMEOUT: a Redis command (or the wait for a pooled connection) that takes
     longer fails, and the request gets 503 with Retry-After."""
+    secret_previous: str | None = None
+    """JUNBAN_SECRET_PREVIOUS: the secret before a rotation; secrets sealed at rest
+    (hub/secrets.py) under it are still read and re-sealed under JUNBAN_SECRET."""
+    integrations_allow_loopback: bool = False
+    """JUNBAN_INTEGRATIONS_ALLOW_LOOPBACK=1: endpoints may point at loopback addresses over
+    plain http (tests only; never in production)."""
+    retry_scale: float = 1.0
+    """JUNBAN_RETRY_SCALE: multiplies the webhook retry schedule (tests make it small)."""
+    inline_workers: tuple[str, ...] = ("integrations",)
+    """JUNBAN_INLINE_WORKERS="integrations": the outbox consumer groups each ``junban serve``
+    process runs in the background (comma-separated); set but empty = none (then run
+    ``junban worker <group>…`` apart)."""
+    outbox_lease_ms: int = 30_000
+    """JUNBAN_OUTBOX_LEASE_MS: the lease of one (facility, group) of the outbox; its holder
+    renews it every third of it."""
+    outbox_idle_ms: int = 60_000
+    """JUNBAN_OUTBOX_IDLE_MS: an outbox entry read but not acknowledged this long is taken
+    over by the lease holder (or, delivered 5 times, moved to the dead letters)."""
+    outbox_sweep_s: float = 30.0
+    """JUNBAN_OUTBOX_SWEEP: how often each outbox runner sweeps every facility (missed
+    wakes, pending entries, daily retention)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -142,6 +163,13 @@ class Settings:
             sse_max_per_ip=read.whole("SSE_MAX_PER_IP", base.sse_max_per_ip, low=1),
             sse_max_per_token=read.whole("SSE_MAX_PER_TOKEN", base.sse_max_per_token, low=1),
             redis_timeout_s=read.seconds("REDIS_TIMEOUT", base.redis_timeout_s),
+            secret_previous=read.text("SECRET_PREVIOUS"),
+            integrations_allow_loopback=read.text("INTEGRATIONS_ALLOW_LOOPBACK") in ("1", "true"),
+            retry_scale=read.seconds("RETRY_SCALE", base.retry_scale),
+            inline_workers=_names(read.env.get("JUNBAN_INLINE_WORKERS"), base.inline_workers),
+            outbox_lease_ms=read.whole("OUTBOX_LEASE_MS", base.outbox_lease_ms, low=100),
+            outbox_idle_ms=read.whole("OUTBOX_IDLE_MS", base.outbox_idle_ms, low=100),
+            outbox_sweep_s=read.seconds("OUTBOX_SWEEP", base.outbox_sweep_s),
         )
 
 
@@ -216,3 +244,10 @@ def _rate(text: str) -> tuple[int, float]:
     if rate[0] < 0 or not 0 < rate[1] < 1e9:
         raise ValueError(text)
     return rate
+
+
+def _names(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """``"a, b"`` -> ("a", "b"); unset -> ``default``; set but empty -> ()."""
+    if text is None:
+        return default
+    return tuple(name.strip() for name in text.split(",") if name.strip())

@@ -21,7 +21,7 @@ import orjson
 
 from hub import keys
 from hub.app import connect_redis
-from hub.queue import rules
+from hub.queue import outbox, rules
 from hub.queue.events import (
     Event,
     MessageSet,
@@ -32,7 +32,7 @@ from hub.queue.events import (
     WebOpened,
 )
 from hub.queue.model import QueueState, Ticket
-from hub.queue.store import QueueStore, encode_event, encode_state
+from hub.queue.store import OUTBOX_MAXLEN, QueueStore, encode_event, encode_state
 from hub.queue.views import public_view
 from hub.settings import Settings
 from loadtest.hubproc import HubProcess
@@ -132,13 +132,16 @@ class AppendBench:
             args = self.preencoded[state.info] = self._preencoded_args(state)
         state.version += 1
         args[0] = state.version - 1
-        key_list = [keys.queue(state.info), keys.log(state.info)]
+        facility = state.info.partition("-")[0]
+        key_list = [keys.queue(state.info), keys.log(state.info), keys.outbox(facility)]
         outcome, _ = await self.script(keys=key_list, args=args)
         if outcome != b"ok":
             raise RuntimeError(f"evalsha {state.info}: {outcome!r}")
 
     def _preencoded_args(self, state: QueueState) -> list[Any]:
         event = MessageSet(at=time.time(), text="m0")
+        entry = outbox.build(state, [event], [encode_event(event)], None)
+        assert entry is not None
         return [
             state.version,
             state.epoch,
@@ -149,6 +152,11 @@ class AppendBench:
             self.settings.idempotency_ttl_s,
             1,
             state.epoch,  # the epoch the queue must have now (no renewal)
+            entry.e,  # the outbox entry (one per batch) and its MAXLEN, info, kinds, facility
+            OUTBOX_MAXLEN,
+            state.info,
+            entry.kinds,
+            state.info.partition("-")[0],
             event.kind,
             encode_event(event),
         ]

@@ -28,6 +28,8 @@ PURE = [
     "queue/schedule.py",
     "queue/profile.py",
     "queue/patient.py",
+    "queue/annotate.py",
+    "queue/outbox.py",
     "queue/views.py",
     "queue/calendar.py",
     "queue/estimate.py",

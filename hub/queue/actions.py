@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 import unicodedata
 from dataclasses import dataclass, replace
 from typing import Any
@@ -17,12 +18,20 @@ from typing import Any
 import orjson
 
 from hub import metrics
-from hub.auth import Tokens
+from hub.auth import Principal, Tokens
 from hub.errors import Forbidden, NotFound, RateLimited, Unavailable
-from hub.queue import calendar, rules, views
+from hub.queue import annotate, calendar, rules, views
 from hub.queue.events import DayStarted, Event
 from hub.queue.facilities import FacilityStore
-from hub.queue.model import Command, Configure, IssueTicket, QueueConfig, QueueState
+from hub.queue.model import (
+    Annotate,
+    Command,
+    Configure,
+    IssueTicket,
+    LinkPatient,
+    QueueConfig,
+    QueueState,
+)
 from hub.queue.service import Idempotency, QueueService, Responder, answer_bytes
 from hub.queue.store import QueueStore
 from hub.ratelimit import RateLimiter
@@ -48,6 +57,8 @@ class TicketOrder:
     kiosk: str | None = None
     """The facility of the caller's ``kiosk`` token, when a paired kiosk asks."""
     kiosk_subject: str = ""
+    patient_ref: str | None = None
+    """The patient-card number (診察券番号), when the form gave one (``[0-9A-Za-z-]{1,20}``)."""
 
 
 RECOVER_RATE = (5, 600.0)
@@ -149,6 +160,8 @@ class QueueActions:
         its first ticket back before any limit is counted. The answer carries the ticket's
         view, the patient's token and the page URL. A paired kiosk issues kiosk tickets (and
         only those) at its own facility, ``KIOSK_RATE`` at most."""
+        if order.patient_ref is not None:
+            annotate.check_patient_ref(order.patient_ref)
         if order.kiosk is not None and not order.staff:
             return await self._kiosk_ticket(info, facility, order, idem, now)
         channel = order.channel or ("desk" if order.staff else "web")
@@ -169,6 +182,7 @@ class QueueActions:
             phone=order.phone,
             note=order.note,
             priority=order.priority,
+            patient_ref=order.patient_ref,
             service_hours=self.settings.service_hours if channel == "web" else None,
         )
 
@@ -240,6 +254,31 @@ class QueueActions:
         """Run one command on the queue (group-committed); ``respond(state after it)``."""
         return await self.service.execute(info, command, respond, idem)
 
+    async def annotate(self, info: str, ticket_id: str, key: str, value: str) -> None:
+        """Show an integration's outcome on today's ticket to staff (``emr.status`` …): a
+        queue version when the value changed, no outbox entry. A ticket not in today's
+        queue raises ``NotFound`` (``unknown_ticket``; the caller keeps it in its log)."""
+        command = Annotate(at=time.time(), ticket_id=ticket_id, key=key, value=value)
+        await self.service.execute(info, command, _nothing)
+
+    async def set_patient_ref(
+        self, info: str, ticket_id: str, patient_ref: str, who: Principal | None
+    ) -> dict[str, Any]:
+        """Staff link today's ticket to a patient-card number (after an EMR lookup); the
+        answer is the ticket as staff see it. 400 ``invalid_patient_ref``, 404
+        ``unknown_ticket``."""
+        annotate.check_patient_ref(patient_ref)
+        by = who.subject if who is not None else "staff"
+        command = LinkPatient(at=time.time(), ticket_id=ticket_id, patient_ref=patient_ref, by=by)
+
+        def respond(state: QueueState) -> dict[str, Any]:
+            view = views.ticket_view(state, ticket_id)
+            view["ticket"] = views.ticket_staff(state.tickets[ticket_id])
+            return view
+
+        result: dict[str, Any] = await self.service.execute(info, command, respond)
+        return result
+
     async def transfer(
         self, info: str, ticket_id: str, to: str, idem: Idempotency | None, now: float
     ) -> dict[str, Any]:
@@ -287,6 +326,10 @@ class QueueActions:
             raise NotFound("no such queue", code="unknown_queue")
         command = Configure(at=now, config=replace(config, tz=record.tz))
         return await self.service.execute(info, command, views.staff_view, idem)
+
+
+def _nothing(state: QueueState) -> None:
+    return None
 
 
 TRANSFER_ATTEMPTS = 20

@@ -124,6 +124,26 @@ class TicketCancelled(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class TicketAnnotated(Event):
+    """An outcome shown to staff (``Annotate``); no outbox entry for a batch of only these."""
+
+    kind: ClassVar[str] = "ticket_annotated"
+    ticket_id: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class TicketLinked(Event):
+    """Staff linked the ticket to a patient-card number (``patient_ref``)."""
+
+    kind: ClassVar[str] = "ticket_linked"
+    ticket_id: str
+    patient_ref: str
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
 class MessageSet(Event):
     kind: ClassVar[str] = "message_set"
     text: str
@@ -173,6 +193,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TicketTransferredIn,
         TicketCompleted,
         TicketCancelled,
+        TicketAnnotated,
+        TicketLinked,
         MessageSet,
         SuspensionSet,
         NoticesSet,

@@ -22,11 +22,13 @@ from hub.queue.events import (
     ReceptionOpened,
     SuspensionSet,
     TicketAbsent,
+    TicketAnnotated,
     TicketArrived,
     TicketCalled,
     TicketCancelled,
     TicketCompleted,
     TicketIssued,
+    TicketLinked,
     TicketPostponed,
     TicketRecalled,
     TicketRequeued,
@@ -176,6 +178,19 @@ def _a_cancelled(s: QueueState, e: TicketCancelled) -> None:
     _set_status(s, e.ticket_id, "cancelled", finished_at=e.at)
 
 
+def _a_annotated(s: QueueState, e: TicketAnnotated) -> None:
+    """Sets (or replaces, in place) the value of ``key``."""
+    ticket = s.tickets[e.ticket_id]
+    pairs = [(k, e.value if k == e.key else v) for k, v in ticket.annotations]
+    if all(k != e.key for k, _ in ticket.annotations):
+        pairs.append((e.key, e.value))
+    s.tickets[e.ticket_id] = replace(ticket, annotations=tuple(pairs))
+
+
+def _a_linked(s: QueueState, e: TicketLinked) -> None:
+    s.tickets[e.ticket_id] = replace(s.tickets[e.ticket_id], patient_ref=e.patient_ref)
+
+
 def _a_message(s: QueueState, e: MessageSet) -> None:
     s.message = e.text
 
@@ -216,6 +231,8 @@ _APPLIERS: dict[type[Event], Callable[[QueueState, Any], None]] = {
     TicketTransferredIn: _a_transferred_in,
     TicketCompleted: _a_completed,
     TicketCancelled: _a_cancelled,
+    TicketAnnotated: _a_annotated,
+    TicketLinked: _a_linked,
     MessageSet: _a_message,
     NoticesSet: _a_notices,
     ProfileSet: _a_profile,

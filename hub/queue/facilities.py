@@ -42,6 +42,8 @@ class Facility:
     """Operator-set limit (Art. 37) on web tickets per window; None = JUNBAN_RATE_FACILITY."""
     rate_ip: tuple[int, float] | None = None
     """Operator-set limit per client address at this facility; None = JUNBAN_RATE_IP."""
+    rate_key: tuple[int, float] | None = None
+    """Operator-set limit of each partner API key of this facility; None = 600 a minute."""
     notices: tuple[Notice, ...] = ()
     """Interruptions and discontinuations announced to this facility's patients."""
     lang: str = "ja"

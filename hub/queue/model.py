@@ -60,6 +60,10 @@ class Ticket:
     """Status "transferred": the counter of this facility it moved to."""
     hops: int = 0
     """How many transfers this ticket has made (a repeated transfer is recognised by it)."""
+    patient_ref: str | None = None
+    """The patient-card number (診察券番号) linking the ticket to the EMR; staff only."""
+    annotations: tuple[tuple[str, str], ...] = ()
+    """Outcomes shown to staff, (key, value) pairs in first-set order (``emr.status`` …)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +197,7 @@ class IssueTicket(Command):
     phone: str = ""
     note: str = ""
     priority: bool = False
+    patient_ref: str | None = None
     service_hours: tuple[str, str] | None = None
     """Patient-facing issues carry the server operating hours they must fall in (Table 2)."""
 
@@ -248,6 +253,25 @@ class TransferIn(Command):
 
     ticket: Ticket
     source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Annotate(Command):
+    """Show an outcome on a ticket to staff (an adapter's ``emr.status``…): no event when
+    the ticket already has that value (``hub/queue/annotate.py``)."""
+
+    ticket_id: str
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkPatient(Command):
+    """Staff link a ticket to a patient-card number (after an EMR lookup)."""
+
+    ticket_id: str
+    patient_ref: str
+    by: str = "staff"
 
 
 @dataclass(frozen=True, slots=True)

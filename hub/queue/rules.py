@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hub.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
-from hub.queue import calendar, estimate, patient, transfer
+from hub.queue import annotate, calendar, estimate, patient, transfer
 from hub.queue.events import (
     Configured,
     DayStarted,
@@ -52,6 +52,7 @@ from hub.queue.evolve import evolve as evolve
 from hub.queue.evolve import evolve_all as evolve_all
 from hub.queue.model import (
     CHANNELS,
+    Annotate,
     CallNext,
     CallTicket,
     Cancel,
@@ -62,6 +63,7 @@ from hub.queue.model import (
     Complete,
     Configure,
     IssueTicket,
+    LinkPatient,
     MarkAbsent,
     OpenReception,
     OpenWeb,
@@ -141,6 +143,8 @@ def _issue(state: QueueState, cmd: IssueTicket) -> list[Event]:
     if cmd.ticket_id in state.tickets:
         raise Conflict("that ticket id is already taken", code="duplicate_ticket")
     _check_lengths(name=cmd.name, phone=cmd.phone, note=cmd.note)
+    if cmd.patient_ref is not None:
+        annotate.check_patient_ref(cmd.patient_ref)
     if cmd.channel == "web":
         _check_web_acceptance(state, cmd)
         if cmd.priority:
@@ -158,6 +162,7 @@ def _issue(state: QueueState, cmd: IssueTicket) -> list[Event]:
         name=cmd.name,
         phone=cmd.phone,
         note=cmd.note,
+        patient_ref=cmd.patient_ref,
     )
     events: list[Event] = [TicketIssued(at=cmd.at, ticket=ticket)]
     if cmd.channel == "web":
@@ -354,4 +359,6 @@ _DECIDERS: dict[type[Command], Callable[[QueueState, Any], list[Event]]] = {
     SetProfile: _set_profile,
     SetSuspended: _set_suspended,
     Configure: _configure,
+    Annotate: annotate.annotate,
+    LinkPatient: annotate.link_patient,
 }

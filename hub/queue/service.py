@@ -193,6 +193,7 @@ class QueueWriter:
                 answers,
                 snapshot=snapshot or self.replacing_epoch is not None,
                 replacing_epoch=self.replacing_epoch,
+                waiting_before=base.waiting,
             )
             metrics.APPENDS.labels(result.outcome).inc()
             if result.outcome == "ok":
@@ -353,6 +354,7 @@ class QueueService:
         taken (nothing changes)."""
         if not await self.facilities.create(facility):
             return False
+        await self.store.create_outbox_groups(facility.number)  # first: they see every entry
         for info in facility.infos():
             state = QueueState(info=info, epoch=secrets.token_hex(4), version=1)
             events = [QueueCreated(at=at, info=info, config=config)]

@@ -6,6 +6,10 @@ snapshot, when one is passed), the idempotency answers are stored and the view i
 published, all at once; or nothing changes and the caller learns why (``conflict`` or
 ``dup``). ``load`` reads the last snapshot and replays the events after it, in one round
 trip, so a snapshot need not be written on every append: its size grows with the day.
+
+The same call XADDs the batch's entry to the facility's outbox (``hub/queue/outbox.py``:
+one entry per committed batch, none for a refused one) and publishes the facility's number
+on ``keys.OUTBOX_WAKE``: a transactional outbox, at the cost of one XADD and one PUBLISH.
 """
 
 from __future__ import annotations
@@ -21,10 +25,16 @@ from redis.asyncio.client import Pipeline
 
 from hub import keys
 from hub.errors import Unavailable
-from hub.queue import rules
+from hub.outbox.consumer import ensure_groups
+from hub.queue import outbox, rules
 from hub.queue.events import EVENT_TYPES, Event
 from hub.queue.model import QueueState
 from hub.queue.views import public_view
+
+OUTBOX_MAXLEN = 100_000
+"""Approximate MAXLEN of a facility's outbox: a safety net (a keeper trims it to 8 days)."""
+OUTBOX_GROUPS: tuple[str, ...] = ("integrations",)
+"""The outbox's consumer groups, made when a facility is made (``create_outbox_groups``)."""
 
 _encoder = msgspec.msgpack.Encoder()
 _state_decoder = msgspec.msgpack.Decoder(QueueState)
@@ -81,9 +91,17 @@ def rebuild(found: Any) -> Loaded | None:
 class QueueStore:
     """Reads and atomically appends one queue's events (see module docstring)."""
 
-    def __init__(self, redis: Redis, *, stream_maxlen: int, idempotency_ttl_s: int) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        stream_maxlen: int,
+        idempotency_ttl_s: int,
+        outbox_maxlen: int = OUTBOX_MAXLEN,
+    ) -> None:
         self.redis = redis
         self.stream_maxlen = stream_maxlen
+        self.outbox_maxlen = outbox_maxlen
         self.idempotency_ttl_s = idempotency_ttl_s
         lua = resources.files("hub.queue").joinpath("lua")
         self._append = redis.register_script(lua.joinpath("append.lua").read_text())
@@ -128,12 +146,18 @@ class QueueStore:
         *,
         snapshot: bool = True,
         replacing_epoch: str | None = None,
+        waiting_before: list[str] | None = None,
     ) -> AppendResult:
         """Append ``events`` whose fold is ``state`` (already at ``expected_version + 1``);
-        with ``snapshot`` the new state is stored too (else readers replay the events)."""
+        with ``snapshot`` the new state is stored too (else readers replay the events).
+        ``waiting_before``: the serving order before the batch, when the caller holds it
+        (the outbox entry carries ``waiting`` only when it changed)."""
         if not events:
             raise ValueError("append needs at least one event")
         idempotent = idempotent or []
+        encoded = [encode_event(event) for event in events]
+        entry = outbox.build(state, events, encoded, waiting_before)
+        facility = state.info.partition("-")[0]
         argv: list[Any] = [
             expected_version,
             state.epoch,
@@ -144,16 +168,26 @@ class QueueStore:
             self.idempotency_ttl_s,
             len(events),
             replacing_epoch or state.epoch,
+            entry.e if entry else b"",
+            self.outbox_maxlen,
+            state.info,
+            entry.kinds if entry else "",
+            facility,
         ]
-        for event in events:
-            argv += [event.kind, encode_event(event)]
+        for event, data in zip(events, encoded, strict=True):
+            argv += [event.kind, data]
         argv += [answer for _, answer in idempotent]
-        key_list = [keys.queue(state.info), keys.log(state.info)]
+        key_list = [keys.queue(state.info), keys.log(state.info), keys.outbox(facility)]
         key_list += [keys.idempotency(state.info, key) for key, _ in idempotent]
         outcome, value = await self._append(keys=key_list, args=argv)
         kind = cast(Literal["ok", "conflict", "dup"], outcome.decode())
         index = int(value) - 1 if kind == "dup" else int(value)
         return AppendResult(kind, index)
+
+    async def create_outbox_groups(self, facility: str) -> None:
+        """The facility's outbox consumer groups, at ``$`` with MKSTREAM (existing ones are
+        left as they are): a group sees every entry written after this."""
+        await ensure_groups(self.redis, facility, OUTBOX_GROUPS)
 
     async def read_events(self, info: str) -> list[Event]:
         """The whole event stream of the queue, oldest first (for replay and audits)."""
@@ -175,20 +209,28 @@ class QueueStore:
         """Append to two queues of one facility at once, or to neither (append_pair.lua):
         each ``(state, events)`` is the new state (its version one up when it has events)
         and the events leading to it; the stored version must be the one below (or the
-        same, without events). ``idempotent``: (Idempotency-Key, answer) stored with it."""
+        same, without events). ``idempotent``: (Idempotency-Key, answer) stored with it.
+        Each queue written gets its own outbox entry, the first queue's first."""
+        facility = first[0].info.partition("-")[0]
         argv: list[Any] = [
             self.stream_maxlen,
             self.idempotency_ttl_s,
             idempotent[1] if idempotent else b"",
+            self.outbox_maxlen,
+            facility,
         ]
         key_list: list[str] = []
         for state, events in (first, second):
             expected = state.version - 1 if events else state.version
+            encoded = [encode_event(event) for event in events]
+            entry = outbox.build(state, events, encoded, None) if events else None
             argv += [expected, state.epoch, orjson.dumps(public_view(state))]
-            argv += [keys.public_channel(state.info), len(events)]
-            for event in events:
-                argv += [event.kind, encode_event(event)]
+            argv += [keys.public_channel(state.info), state.info]
+            argv += [entry.kinds if entry else "", entry.e if entry else b"", len(events)]
+            for event, data in zip(events, encoded, strict=True):
+                argv += [event.kind, data]
             key_list += [keys.queue(state.info), keys.log(state.info)]
+        key_list.append(keys.outbox(facility))
         if idempotent is not None:
             key_list.append(keys.idempotency(first[0].info, idempotent[0]))
         outcome, _ = await self._append_pair(keys=key_list, args=argv)

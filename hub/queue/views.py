@@ -83,13 +83,16 @@ def ticket_public(t: Ticket) -> dict[str, Any]:
 
 
 def ticket_staff(t: Ticket) -> dict[str, Any]:
-    """A ticket with the personal data the patient gave: staff of its facility only."""
+    """A ticket with the personal data the patient gave, its patient-card number and the
+    integrations' outcomes (``annotations``): staff of its facility only."""
     return {
         **ticket_public(t),
         "name": t.name,
         "phone": t.phone,
         "note": t.note,
         "requeued": t.requeued,
+        "patient_ref": t.patient_ref,
+        "annotations": dict(t.annotations),
     }
 
 

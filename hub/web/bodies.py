@@ -31,6 +31,16 @@ class TicketRequest(msgspec.Struct, kw_only=True):
     note: Text = ""
     channel: Literal["web", "desk", "kiosk", "phone"] | None = None
     priority: bool = False
+    patient_ref: str | None = None
+    """The patient-card number (診察券番号), ``[0-9A-Za-z-]{1,20}`` (else 400
+    ``invalid_patient_ref``); "" or null: none."""
+
+
+class PatientRefRequest(msgspec.Struct, kw_only=True):
+    """Link a ticket to a patient-card number (staff, after an EMR lookup)."""
+
+    patient_ref: str
+    """``[0-9A-Za-z-]{1,20}``, else 400 ``invalid_patient_ref``."""
 
 
 class CallRequest(msgspec.Struct, kw_only=True):
@@ -140,6 +150,8 @@ class LimitsRequest(msgspec.Struct, kw_only=True):
 
     rate: Rate | None = None
     rate_ip: Rate | None = None
+    rate_key: Rate | None = None
+    """Requests of each partner API key of the facility (null: 600/60)."""
 
 
 async def read_limited(request: Request, limit: int) -> bytes:

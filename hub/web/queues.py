@@ -31,6 +31,7 @@ from hub.queue.service import Responder
 from hub.web.bodies import (
     CallRequest,
     ConfigRequest,
+    PatientRefRequest,
     TicketActionRequest,
     TicketRequest,
     TransferRequest,
@@ -83,6 +84,7 @@ async def take_ticket(request: Request) -> Response:
         priority=body.priority,
         kiosk=principal.facility if principal is not None and principal.role == "kiosk" else None,
         kiosk_subject=principal.subject if principal is not None else "",
+        patient_ref=body.patient_ref or None,
     )
     idem = idempotency_of(request, raw)
     result = await services.queues.take_ticket(info, facility, order, idem, time.time())
@@ -182,6 +184,17 @@ async def transfer_ticket(request: Request) -> Response:
     return json_response(result)
 
 
+async def set_patient_ref(request: Request) -> Response:
+    info, _, _ = info_of(request)
+    services = services_of(request)
+    ticket_id = request.path_params["ticket_id"]
+    raw = await read_limited(request, services.settings.max_body_bytes)
+    body = parse(raw, PatientRefRequest)
+    who = principal_of(request)
+    result = await services.queues.set_patient_ref(info, ticket_id, body.patient_ref, who)
+    return json_response(result)
+
+
 async def staff_view(request: Request) -> Response:
     info, _, _ = info_of(request)
     state = await services_of(request).queues.today(info, time.time())
@@ -235,6 +248,7 @@ ROUTES = [
             413: "body_too_large",
             422: "invalid_body",
             **ERR_Q,
+            400: "malformed information number | invalid_patient_ref",
         },
     ),
     ApiRoute(
@@ -312,6 +326,21 @@ ROUTES = [
         responses={
             200: "the ticket (transferred) and, under moved, at the target counter",
             409: "illegal_transition",
+            422: "invalid_body",
+            **ERR_STAFF,
+        },
+    ),
+    ApiRoute(
+        Q + "/tickets/{ticket_id}/patient-ref",
+        "PUT",
+        set_patient_ref,
+        "Link a ticket to a patient-card number {patient_ref} (staff only; sent to the EMR)",
+        access="staff",
+        body=PatientRefRequest,
+        body_required=True,
+        responses={
+            200: "the ticket (staff view)",
+            400: "invalid_patient_ref | malformed",
             422: "invalid_body",
             **ERR_STAFF,
         },

@@ -1,9 +1,11 @@
 -- Append a batch of events to one queue, atomically: version check, idempotency keys,
--- XADD of the events, new view (and, every so often, a snapshot), PUBLISH of the view.
+-- XADD of the events, new view (and, every so often, a snapshot), the batch's outbox entry,
+-- PUBLISH of the view and of the outbox wake-up.
 --
 -- KEYS[1]  queue hash (fields v, epoch, view, snap, snap_v, snap_id)
 -- KEYS[2]  event stream
--- KEYS[3..] idempotency keys, one per idempotent command in the batch
+-- KEYS[3]  the facility's outbox stream (same hash tag; written only with an entry)
+-- KEYS[4..] idempotency keys, one per idempotent command in the batch
 -- ARGV[1]  expected version (0 = the queue must not exist yet)
 -- ARGV[2]  epoch the caller's state belongs to
 -- ARGV[3]  snapshot of the new state (msgpack), or "" to keep the last one: readers then
@@ -13,8 +15,16 @@
 -- ARGV[8]  number of events N (>= 1)
 -- ARGV[9]  the epoch the queue must have now: ARGV[2] itself, or the old epoch when the
 --          caller renews it (the queue's history went back: Redis lost writes)
--- ARGV[10 .. 9+2N]  kind, payload for each event
--- ARGV[10+2N ..]    stored answer for each idempotency key, in KEYS order
+-- ARGV[10] the outbox entry's `e` (msgpack, hub/queue/outbox.py), or "" = no entry (a batch
+--          of only ticket_annotated events)
+-- ARGV[11] outbox MAXLEN (approximate)  ARGV[12] info (entry field)
+-- ARGV[13] kinds (entry field: the batch's event kinds, comma-separated)
+-- ARGV[14] facility number, published on the wake channel after the entry
+-- ARGV[15 .. 14+2N]  kind, payload for each event
+-- ARGV[15+2N ..]     stored answer for each idempotency key, in KEYS order
+--
+-- An entry (fields info, v, epoch, kinds, e) is XADDed to KEYS[3] exactly when the events
+-- are, then `PUBLISH jb:outbox:wake {facility}`: a transactional outbox.
 --
 -- Returns {"ok", new_v} | {"conflict", current_v} | {"dup", index of the idempotency key}.
 local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
@@ -25,9 +35,9 @@ end
 if current > 0 and redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[9] then
   return {'conflict', current}
 end
-for i = 3, #KEYS do
+for i = 4, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then
-    return {'dup', i - 2}
+    return {'dup', i - 3}
   end
 end
 local n = tonumber(ARGV[8])
@@ -35,15 +45,22 @@ local new_v = current + 1
 local last_id
 for i = 0, n - 1 do
   last_id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*',
-    'v', new_v, 't', ARGV[10 + 2 * i], 'e', ARGV[11 + 2 * i])
+    'v', new_v, 't', ARGV[15 + 2 * i], 'e', ARGV[16 + 2 * i])
 end
 redis.call('HSET', KEYS[1], 'v', new_v, 'epoch', ARGV[2], 'view', ARGV[4])
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[1], 'snap', ARGV[3], 'snap_v', new_v, 'snap_id', last_id)
 end
+if ARGV[10] ~= '' then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[11], '*',
+    'info', ARGV[12], 'v', new_v, 'epoch', ARGV[2], 'kinds', ARGV[13], 'e', ARGV[10])
+end
 local ttl = tonumber(ARGV[7])
-for i = 3, #KEYS do
-  redis.call('SET', KEYS[i], ARGV[9 + 2 * n + (i - 2)], 'EX', ttl)
+for i = 4, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[14 + 2 * n + (i - 3)], 'EX', ttl)
 end
 redis.call('PUBLISH', ARGV[5], ARGV[4])
+if ARGV[10] ~= '' then
+  redis.call('PUBLISH', 'jb:outbox:wake', ARGV[14])
+end
 return {'ok', new_v}
