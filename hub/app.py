@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
@@ -21,7 +22,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from hub import secrets as sealing
 from hub.accounts import AccountService, LoginGuard, TokenVersions, UserStore
+from hub.apikeys import ApiKeyService, ApiKeyStore
 from hub.audit import AuditLog
 from hub.auth import Tokens, load_secret
 from hub.channels import wsprotocol
@@ -35,6 +38,14 @@ from hub.contracts.store import ContractStore
 from hub.contracts.sync import FacilitySync
 from hub.errors import JunbanError
 from hub.facilities import FacilityService
+from hub.integrations.dispatch import IntegrationsGroup
+from hub.integrations.emr import EmrService
+from hub.integrations.feed import EventFeed
+from hub.integrations.service import IntegrationService
+from hub.integrations.wiring import build_integrations
+from hub.outbox.consumer import Group
+from hub.outbox.dead import DeadLetters
+from hub.outbox.runner import OutboxRunner, runner_for, start_inline
 from hub.pairing import PairingCodes, PairingService
 from hub.queue.actions import QueueActions
 from hub.queue.facilities import FacilityStore
@@ -46,6 +57,10 @@ from hub.settings import Settings
 from hub.shortlinks import ShortLinkService, ShortLinkStore
 from hub.staff import StaffService
 from hub.web import accounts, contracts, facilities, links, live, ops, pages, pairing, queues
+from hub.web import apikeys as apikeys_web
+from hub.web import emr as emr_web
+from hub.web import integrations as integrations_web
+from hub.web import integrations_dead as dead_web
 from hub.web import patients as patients_web
 from hub.web import staff as staff_web
 from hub.web.cors import PublicCORS
@@ -64,6 +79,10 @@ API_ROUTES: list[ApiRoute] = [
     *accounts.ROUTES,
     *staff_web.ROUTES,
     *contracts.ROUTES,
+    *dead_web.ROUTES,
+    *integrations_web.ROUTES,
+    *emr_web.ROUTES,
+    *apikeys_web.ROUTES,
 ]
 
 
@@ -87,6 +106,10 @@ class Services:
     staff: StaffService
     pairing: PairingService
     shortlinks: ShortLinkService
+    apikeys: ApiKeyService
+    feed: EventFeed
+    integrations: IntegrationService
+    emr: EmrService
     # the stores and engines behind them
     queue_store: QueueStore
     facility_store: FacilityStore
@@ -95,12 +118,15 @@ class Services:
     sync: FacilitySync
     users: UserStore
     scheduler: Scheduler
+    dead_letters: DeadLetters
+    outbox_groups: list[Group]  # those JUNBAN_INLINE_WORKERS may name; replay hands back to
     live: LiveRuntime | None = None
     bridge: Bridge | None = None
     _day_keeper: asyncio.Task[None] | None = None
     _revoker: asyncio.Task[None] | None = None
     _contract_keeper: asyncio.Task[None] | None = None
     _scheduler: asyncio.Task[None] | None = None
+    _outbox: asyncio.Task[None] | None = None
 
     async def _api_gate(self, facility: str) -> None:
         """Refuse (403 ``option_not_contracted``) another site's page watching a facility
@@ -131,6 +157,16 @@ class Services:
         self._revoker = asyncio.create_task(self._close_revoked(self.live), name="revoker")
         self._contract_keeper = asyncio.create_task(self._keep_contracts(), name="contracts")
         self._scheduler = asyncio.create_task(self.scheduler.run_forever(), name="scheduler")
+        workers = self.settings.inline_workers  # the outbox groups that run in this process
+        self._outbox = start_inline(self.redis, self.outbox_groups, workers, *self._outbox_env)
+
+    @property
+    def _outbox_env(self) -> tuple[FacilityStore, Settings]:
+        return self.facility_store, self.settings
+
+    def outbox_runner(self, names: tuple[str, ...]) -> OutboxRunner:
+        """The outbox runner of the named groups (``ValueError`` names an unknown one)."""
+        return runner_for(self.redis, self.outbox_groups, names, self.facility_store, self.settings)
 
     async def _keep_contracts(self) -> None:
         """Bring facilities in line with their contracts when a date arrives (a
@@ -178,6 +214,12 @@ class Services:
         for task in (self._day_keeper, self._revoker, self._contract_keeper, self._scheduler):
             if task is not None:
                 task.cancel()
+        if self._outbox is not None:  # gives back its leases on the way out
+            self._outbox.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._outbox
+        for group in [g for g in self.outbox_groups if isinstance(g, IntegrationsGroup)]:
+            await group.aclose()  # the endpoint dispatchers
         if self.bridge is not None:
             await self.bridge.stop()
 
@@ -220,6 +262,7 @@ def build_services(settings: Settings) -> Services:
     sync = FacilitySync(contract_store, facilities, service)
     users = UserStore(client)
     tokens = Tokens(load_secret(settings.secret, settings.data_dir))
+    sealing.configure(load_secret(settings.secret, settings.data_dir), settings.secret_previous)
     limiter = RateLimiter(client)
     versions = TokenVersions(client)
     login_guard = LoginGuard(client, *_throttle(settings.login_throttle))
@@ -229,6 +272,8 @@ def build_services(settings: Settings) -> Services:
     )
     contract_service = ContractService(contract_store, facilities, service, sync)
     queues = QueueActions(service, store, facilities, limiter, tokens, settings)
+    wired = build_integrations(client, settings, facilities, queues)
+    groups: list[Group] = [wired.group]  # the outbox groups this hub can run
     return Services(
         settings=settings,
         redis=client,
@@ -243,6 +288,10 @@ def build_services(settings: Settings) -> Services:
         staff=StaffService(accounts),
         pairing=PairingService(PairingCodes(client), facilities, limiter, tokens),
         shortlinks=ShortLinkService(ShortLinkStore(client), queues, limiter, tokens),
+        apikeys=ApiKeyService(ApiKeyStore(client), facilities, limiter),
+        feed=EventFeed(client, facilities),
+        integrations=wired.service,
+        emr=wired.emr,
         queue_store=store,
         facility_store=facilities,
         queue_service=service,
@@ -250,6 +299,8 @@ def build_services(settings: Settings) -> Services:
         sync=sync,
         users=users,
         scheduler=Scheduler(facilities, queues, audit, settings.schedule_tick_s),
+        dead_letters=DeadLetters(client, facilities, groups),
+        outbox_groups=groups,
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -176,3 +177,35 @@ def to_csv(entries: Iterable[dict[str, str]]) -> str:
     for entry in entries:
         writer.writerow([csvsafe.cell(entry.get(name, "")) for name in ("id", *FIELDS)])
     return out.getvalue()
+
+
+READ_DEDUPE_S = 600.0
+"""A staff/operator read identical to one audited less than this ago (same subject, role,
+address, route, target and outcome) is not written again (a console polling GET /staff)."""
+
+
+class ReadDedupe:
+    """Which audited reads this process wrote in the last ``window_s`` seconds: a repeat of
+    the same read (who, role, address, action, facility, target, status, outcome) is not
+    written again within the window. In-process and bounded (``max_keys``; when full, the
+    expired keys go, and if none had, all of them: at worst a read is written once more)."""
+
+    def __init__(self, window_s: float = READ_DEDUPE_S, max_keys: int = 50_000) -> None:
+        self.window_s = window_s
+        self.max_keys = max_keys
+        self._until: dict[tuple[str, ...], float] = {}
+
+    def first(self, entry: AuditEntry) -> bool:
+        """True when ``entry`` must be written (and remember it for the window)."""
+        now = time.monotonic()
+        key = (entry.who, entry.role, entry.ip, entry.action, entry.facility, entry.target,
+               str(entry.status), entry.outcome)  # fmt: skip
+        until = self._until.get(key)
+        if until is not None and until > now:
+            return False
+        if len(self._until) >= self.max_keys:
+            self._until = {k: t for k, t in self._until.items() if t > now}
+            if len(self._until) >= self.max_keys:
+                self._until.clear()
+        self._until[key] = now + self.window_s
+        return True

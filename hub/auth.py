@@ -69,10 +69,16 @@ class Principal:
     """A clinic admin's login token (``adm`` claim): manages its facility's staff accounts."""
     must_change: bool = False
     """Logged in with a temporary password (``pwc`` claim): it may only change it."""
+    scopes: tuple[str, ...] = ()
+    """A partner API key's scopes (hub.apikeys.SCOPES); none for tokens."""
+    key_id: str | None = None
+    """The partner API key's id (hub.apikeys), None for tokens; the audit's ``who``."""
 
     def is_staff_of(self, facility: str) -> bool:
         if self.must_change:
             return False
+        if self.key_id is not None:  # the router lets a key reach only hub.apikeys.ROUTE_SCOPES
+            return self.facility == facility and "tickets:write" in self.scopes
         return self.role == "operator" or (self.role == "staff" and self.facility == facility)
 
     def is_clinic_admin_of(self, facility: str) -> bool:

@@ -92,13 +92,17 @@ class FacilityService:
         await self.queues.set_suspended(updated, suspended, now)
         return updated
 
-    async def set_limits(self, number: str, rate: str | None, rate_ip: str | None) -> Facility:
+    async def set_limits(
+        self, number: str, rate: str | None, rate_ip: str | None, rate_key: str | None = None
+    ) -> Facility:
         """Art. 37: the facility's own web-ticket limits (``"count/seconds"``; None = the
         hub's default), enforced from the next request on (other processes within 2 s)."""
         facility_rate = rate_limit(rate, "rate")
         address_rate = rate_limit(rate_ip, "rate_ip")
+        key_rate = rate_limit(rate_key, "rate_key")  # each partner API key's (hub.apikeys)
         updated = await self.facilities.update(
-            number, lambda r: replace(r, rate=facility_rate, rate_ip=address_rate)
+            number,
+            lambda r: replace(r, rate=facility_rate, rate_ip=address_rate, rate_key=key_rate),
         )
         if updated is None:
             raise NotFound("no such facility", code="unknown_facility")

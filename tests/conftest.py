@@ -63,6 +63,9 @@ class HubProcess:
             # tests act as many clients through X-Forwarded-For (the hub trusts no proxy
             # unless told; tests/hostile/test_small_items.py checks that default)
             "JUNBAN_TRUSTED_PROXIES": "127.0.0.1",
+            # integration endpoints on loopback (the test peers), retries 500 times sooner
+            "JUNBAN_INTEGRATIONS_ALLOW_LOOPBACK": "1",
+            "JUNBAN_RETRY_SCALE": "0.002",
             "PYTHONUNBUFFERED": "1",
             **env,
         }

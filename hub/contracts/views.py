@@ -50,4 +50,8 @@ def limits_view(record: Facility) -> dict[str, Any]:
     def text(rate: tuple[int, float] | None) -> str | None:
         return None if rate is None else f"{rate[0]}/{rate[1]:g}"
 
-    return {"rate": text(record.rate), "rate_ip": text(record.rate_ip)}
+    return {
+        "rate": text(record.rate),
+        "rate_ip": text(record.rate_ip),
+        "rate_key": text(record.rate_key),
+    }

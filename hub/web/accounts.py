@@ -11,6 +11,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hub import csvout
 from hub.accounts import Caller
 from hub.audit import PAGE_MAX, to_csv
 from hub.auth import Principal
@@ -171,9 +172,9 @@ async def audit_csv(request: Request) -> Response:
     entries = await audit.read_all(facility, since_ms=since, after=after, limit=limit)
     name = f"audit-{facility or 'operator'}.csv"
     return Response(
-        to_csv(entries).encode(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        (csvout.BOM + to_csv(entries)).encode(),
+        media_type=csvout.MEDIA_TYPE,
+        headers={"Content-Disposition": csvout.disposition(name)},
     )
 
 

@@ -146,7 +146,9 @@ async def put_limits(request: Request) -> Response:
     number = facility_of(request)
     services = services_of(request)
     body = parse(await read_limited(request, services.settings.max_body_bytes), LimitsRequest)
-    updated = await services.facilities.set_limits(number, body.rate, body.rate_ip)
+    updated = await services.facilities.set_limits(
+        number, body.rate, body.rate_ip, body.rate_key
+    )
     return json_response({"facility": number, **limits_view(updated)})
 
 
@@ -274,7 +276,7 @@ ROUTES = [
         body=LimitsRequest,
         body_required=True,
         responses={
-            200: "{facility, rate, rate_ip}",
+            200: "{facility, rate, rate_ip, rate_key}",
             400: "invalid_facility",
             404: "unknown_facility",
             422: "invalid_body",

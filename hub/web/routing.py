@@ -16,7 +16,8 @@ from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.audit import AuditEntry, AuditLog, storage_failed
+from hub.apikeys import PREFIX as KEY_PREFIX
+from hub.audit import AuditEntry, AuditLog, ReadDedupe, storage_failed
 from hub.auth import (
     Access,
     Principal,
@@ -84,9 +85,6 @@ AUDITED_READS = ("staff", "staff-any", "operator", "ticket-or-staff", "clinic-ad
 """Routes whose GETs are audited when a staff/operator token makes them: they read personal
 data (the staff view, a ticket's name/phone/note), mint a patient token (the ticket link)
 or read the audit log itself."""
-READ_DEDUPE_S = 600.0
-"""A staff/operator read identical to one audited less than this ago (same subject, role,
-address, route, target and outcome) is not written again (a console polling GET /staff)."""
 log = logging.getLogger("junban")
 
 
@@ -110,6 +108,13 @@ def _verify_header(request: Request) -> Principal | None:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("use 'Authorization: Bearer <token>'", code="invalid_token")
     return services_of(request).tokens.verify(token.strip())
+
+
+def api_key_of(request: Request) -> str | None:
+    """The partner API key sent as ``Authorization: Bearer jbk_…``, else None."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token.startswith(KEY_PREFIX) else None
 
 
 def info_of(request: Request) -> tuple[str, str, str]:
@@ -166,7 +171,8 @@ async def authenticate(request: Request) -> Principal | None:
     ``tv`` is below its account's token version is 401 ``token_revoked``. A bad token is
     remembered, not raised: only routes that ask ``principal_of`` refuse it."""
     try:
-        principal = _verify_header(request)
+        key = api_key_of(request)  # a partner key (hub.apikeys), records cached <= 2 s
+        principal = await _verify_key(request, key) if key else _verify_header(request)
         if principal is not None and principal.token_version is not None:
             current = await services_of(request).versions.current(principal.subject)
             if principal.token_version < current:
@@ -176,6 +182,14 @@ async def authenticate(request: Request) -> Principal | None:
         request.scope[_AUTH] = exc
         return None
     request.scope[_AUTH] = principal
+    return principal
+
+
+async def _verify_key(request: Request, key: str) -> Principal:
+    principal, revoked = await services_of(request).apikeys.verify(key)
+    if revoked:
+        request.scope[_REVOKED] = principal
+        raise Unauthorized("this API key was revoked", code="token_revoked")
     return principal
 
 
@@ -271,16 +285,34 @@ def serve(route: ApiRoute) -> Endpoint:
         check_access(access, request)
         return await handler(request)
 
+    async def keyed(request: Request) -> Response:
+        """A partner key's call: ``ApiKeyService.admit`` decides instead of ``access``."""
+        found = request.scope.get(_AUTH)
+        if not isinstance(found, Principal):
+            raise found if isinstance(found, JunbanError) else Unauthorized("no API key")
+        check_same_site(request)
+        where = info_of(request)[1] if "info" in request.path_params else None
+        if where is None and "facility" in request.path_params:
+            where = facility_of(request)
+        now = time.time()
+        await services_of(request).apikeys.admit(found, route.method, route.path, where, now)
+        return await handler(request)
+
     async def served(request: Request) -> Response:
         principal = await authenticate(request) or request.scope.get(_REVOKED)
-        if principal is None or principal.role not in AUDITED_ROLES:
+        run = endpoint
+        if api_key_of(request) is not None:  # every use of a partner key is audited
+            if principal is None:  # an unknown key: nobody to audit
+                raise request.scope[_AUTH]
+            run = keyed
+        elif principal is None or principal.role not in AUDITED_ROLES:
             return await endpoint(request)
         reading = request.method == "GET"
-        if reading and not audit_reads:
+        if reading and not audit_reads and run is endpoint:
             return await endpoint(request)
         audit_log = services_of(request).audit
         try:
-            response = await endpoint(request)
+            response = await run(request)
         except JunbanError as exc:
             entry = _entry(request, route, principal, exc.status, exc.code)
             if not reading or _READS.first(entry):
@@ -315,33 +347,6 @@ async def _audit_refusal(audit_log: AuditLog, entry: AuditEntry, *, storage_fail
     task = asyncio.create_task(audit_log.append_quietly(entry))
     _PENDING.add(task)
     task.add_done_callback(_PENDING.discard)
-
-
-class ReadDedupe:
-    """Which audited reads this process wrote in the last ``window_s`` seconds: a repeat of
-    the same read (who, role, address, action, facility, target, status, outcome) is not
-    written again within the window. In-process and bounded (``max_keys``; when full, the
-    expired keys go, and if none had, all of them: at worst a read is written once more)."""
-
-    def __init__(self, window_s: float = READ_DEDUPE_S, max_keys: int = 50_000) -> None:
-        self.window_s = window_s
-        self.max_keys = max_keys
-        self._until: dict[tuple[str, ...], float] = {}
-
-    def first(self, entry: AuditEntry) -> bool:
-        """True when ``entry`` must be written (and remember it for the window)."""
-        now = time.monotonic()
-        key = (entry.who, entry.role, entry.ip, entry.action, entry.facility, entry.target,
-               str(entry.status), entry.outcome)  # fmt: skip
-        until = self._until.get(key)
-        if until is not None and until > now:
-            return False
-        if len(self._until) >= self.max_keys:
-            self._until = {k: t for k, t in self._until.items() if t > now}
-            if len(self._until) >= self.max_keys:
-                self._until.clear()
-        self._until[key] = now + self.window_s
-        return True
 
 
 _READS = ReadDedupe()

@@ -22,6 +22,9 @@ SAMPLE = {
     "incident_id": "i0123456789",
     "month": "2026-11",
     "action": "recall",
+    "dead_id": "1700000000000-0",
+    "endpoint_id": "ep_0123456789ab",
+    "key_id": "ak_0123456789ab",
 }
 
 

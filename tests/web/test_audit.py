@@ -114,7 +114,8 @@ async def test_csv_export(client: httpx.AsyncClient) -> None:
         r = await client.get(url, params=params, headers=staff)
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
         assert "attachment" in r.headers["content-disposition"]
-        rows = list(csv.DictReader(io.StringIO(r.text)))
+        assert r.text.startswith("\ufeff") and "\r\n" in r.text  # BOM and CRLF (hub.csvout)
+        rows = list(csv.DictReader(io.StringIO(r.text.removeprefix("\ufeff"))))
         assert [row["id"] for row in rows] == [e["id"] for e in log]
         assert rows[-1]["action"] == "PUT /v1/facilities/{facility}/message"
         assert rows[-1]["user_agent"] == "'=HYPERLINK(1)"  # no formula in a spreadsheet

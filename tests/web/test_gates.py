@@ -148,6 +148,7 @@ async def test_a_facility_limit_binds_and_shows_in_metrics(client: httpx.AsyncCl
         "facility": facility,
         "rate": "3/3600",
         "rate_ip": None,
+        "rate_key": None,
     }
     codes = [(await take(client, f"{facility}-01")).status_code for _ in range(5)]
     assert codes == [201, 201, 201, 429, 429]

@@ -1,0 +1,275 @@
+"""The outbox's ``integrations`` group: fan-out to endpoint streams, then per-endpoint delivery.
+
+``handle`` maps each outbox entry to its v1 events (``events.events_of``) and, in one
+MULTI, XADDs each event an enabled endpoint wants to that endpoint's stream
+``jb:{F}:ep:{id}:q`` and XACKs the entries: an entry is copied exactly when it is
+acknowledged.
+
+``idle`` (every serve pass of the facility's lease holder) makes sure each enabled endpoint
+with pending events has its dispatcher task in this process. A dispatcher sends only the
+head of its stream, in order, through ``SENDERS[endpoint.kind]``; records every attempt in
+the delivery log; retries on the schedule (``schedule.retry_at``, its state in
+``jb:{F}:ep:{id}:state``, so a new lease holder carries on); after the last attempt (or an
+answer that stops retries) drops the head as failed and goes on. Endpoints run in their own
+tasks, so a dead endpoint delays only itself. A dispatcher stops when its stream is empty,
+its endpoint is gone or disabled, or this process no longer holds the facility's lease.
+While the facility is suspended, or lacks the option its endpoint's kind needs (``emr`` for
+ORCA and FHIR), a dispatcher holds its head and sends nothing: the events wait in the
+endpoint's stream and go out, in order, once the suspension is lifted or the option is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from hub import keys
+from hub.errors import NotFound
+from hub.integrations import schedule
+from hub.integrations.deliveries import Attempt, record_attempt
+from hub.integrations.endpoints import Endpoint, EndpointStore
+from hub.integrations.events import IntegrationEvent, events_of, from_record, to_record
+from hub.integrations.kinds import KINDS
+from hub.integrations.senders import SENDERS, Outcome
+from hub.outbox.entry import OutboxEntry
+from hub.queue.facilities import Facility
+
+log = logging.getLogger("junban")
+
+GROUP = "integrations"
+QUEUE_MAXLEN = 100_000
+"""Approximate cap on one endpoint's pending events (a safety net; replay covers 8 days)."""
+FAILING_DISABLE_S = 5 * 86400
+"""An endpoint failing this long (times JUNBAN_RETRY_SCALE) is disabled."""
+POLL_S = 5.0
+"""Longest sleep of a waiting dispatcher between checks (lease, endpoint, its head)."""
+
+Annotate = Callable[[str, str, str, str], Awaitable[None]]
+"""``QueueActions.annotate(info, ticket_id, key, value)``."""
+RecordOf = Callable[[str], Awaitable[Facility | None]]
+"""``FacilityStore.cached``: the facility's record (suspension, options), cached ~2 s."""
+
+
+def may_send(record: Facility | None, kind: str) -> bool:
+    """Whether an endpoint of ``kind`` may hand events over now: the facility exists, is
+    not suspended, and has the option the kind needs (Table 1)."""
+    if record is None or record.suspended:
+        return False
+    option = KINDS[kind].option if kind in KINDS else None
+    return option is None or record.has_option(option)
+
+
+def wake(redis: Redis, facility: str) -> Awaitable[int]:
+    """Ask the outbox runners to serve ``facility`` (new events in an endpoint stream)."""
+    return redis.publish(keys.OUTBOX_WAKE, facility)
+
+
+async def enqueue(redis: Redis, endpoint: Endpoint, events: list[IntegrationEvent]) -> int:
+    """Append ``events`` to the endpoint's stream (test pings, replays); returns how many."""
+    if not events:
+        return 0
+    async with redis.pipeline(transaction=True) as pipe:
+        for event in events:
+            pipe.xadd(
+                keys.endpoint_queue(endpoint.facility, endpoint.id),
+                to_record(event),  # type: ignore[arg-type]
+                maxlen=QUEUE_MAXLEN,
+                approximate=True,
+            )
+        await pipe.execute()
+    await wake(redis, endpoint.facility)
+    return len(events)
+
+
+class IntegrationsGroup:
+    """``hub.outbox.consumer.Group`` for the ``integrations`` group."""
+
+    name = GROUP
+
+    def __init__(
+        self,
+        redis: Redis,
+        endpoints: EndpointStore,
+        annotate: Annotate,
+        record_of: RecordOf,
+        *,
+        consumer: str,
+        retry_scale: float = 1.0,
+    ) -> None:
+        self.redis = redis
+        self.endpoints = endpoints
+        self.annotate = annotate
+        self.record_of = record_of
+        self.consumer = consumer
+        self.retry_scale = retry_scale
+        self.tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+
+    async def wants(self, facility: str) -> bool:
+        return bool(await self.redis.scard(keys.endpoints(facility)))
+
+    async def handle(self, facility: str, entries: list[OutboxEntry]) -> None:
+        enabled = [e for e in await self.endpoints.list(facility) if e.enabled]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for entry in entries:
+                for event in events_of(entry):
+                    for endpoint in enabled:
+                        if endpoint.wants(event.type, event.info):
+                            pipe.xadd(
+                                keys.endpoint_queue(facility, endpoint.id),
+                                to_record(event),  # type: ignore[arg-type]
+                                maxlen=QUEUE_MAXLEN,
+                                approximate=True,
+                            )
+            if entries:
+                pipe.xack(keys.outbox(facility), GROUP, *(e.id for e in entries))
+            await pipe.execute()
+
+    async def idle(self, facility: str) -> None:
+        for endpoint in await self.endpoints.list(facility):
+            key = (facility, endpoint.id)
+            running = self.tasks.get(key)
+            if not endpoint.enabled or (running is not None and not running.done()):
+                continue
+            queue = keys.endpoint_queue(facility, endpoint.id)
+            if not await self.redis.xlen(queue):
+                continue
+            self.tasks[key] = asyncio.create_task(
+                self._dispatch(facility, endpoint.id), name=f"endpoint {facility}/{endpoint.id}"
+            )
+
+    async def aclose(self) -> None:
+        """Stop every dispatcher of this process (an attempt in flight is sent again later)."""
+        tasks = list(self.tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.tasks.clear()
+
+    # ---- one endpoint's dispatcher ------------------------------------------------------
+
+    async def _holds_lease(self, facility: str) -> bool:
+        holder = cast(bytes | None, await self.redis.get(keys.outbox_lease(facility, GROUP)))
+        return holder is not None and holder.decode() == self.consumer
+
+    async def _dispatch(self, facility: str, endpoint_id: str) -> None:
+        try:
+            while await self._step(facility, endpoint_id):
+                pass
+        except asyncio.CancelledError:
+            raise
+        except (RedisError, OSError) as exc:
+            log.warning("endpoint %s/%s: %s", facility, endpoint_id, exc)
+        except Exception:  # one endpoint's failure stops only its dispatcher, till next pass
+            log.exception("endpoint %s/%s failed", facility, endpoint_id)
+
+    async def _step(self, facility: str, endpoint_id: str) -> bool:
+        """One step: send the head when due, or wait a while. False: stop the dispatcher."""
+        if not await self._holds_lease(facility):
+            return False
+        endpoint = await self.endpoints.get(facility, endpoint_id)
+        if endpoint is None or not endpoint.enabled:
+            return False
+        if not may_send(await self.record_of(facility), endpoint.kind):
+            await asyncio.sleep(POLL_S)  # suspended or option gone: hold, send nothing
+            return True
+        queue = keys.endpoint_queue(facility, endpoint_id)
+        head = cast(
+            list[tuple[bytes, dict[bytes, bytes]]],
+            await self.redis.xrange(queue, min="-", max="+", count=1),
+        )
+        if not head:
+            return False
+        head_id, fields = head[0]
+        event = from_record(fields)
+        state_key = keys.endpoint_state(facility, endpoint_id)
+        state = {
+            k.decode(): v.decode()
+            for k, v in cast(
+                dict[bytes, bytes], await cast(Awaitable[object], self.redis.hgetall(state_key))
+            ).items()
+        }
+        now = time.time()
+        if state.get("head") != head_id.decode():
+            since = state.get("failing_since", "")
+            state = {"head": head_id.decode(), "attempt": "0", "first_at": repr(now),
+                     "next_at": repr(now), "failing_since": since}  # fmt: skip
+        due = float(state["next_at"])
+        if due > now:
+            await asyncio.sleep(min(due - now, POLL_S))
+            return True
+        attempt = int(state["attempt"]) + 1
+        sender = SENDERS.get(endpoint.kind)
+        started = time.monotonic()
+        if sender is None:
+            outcome = Outcome(ok=False, detail=f"no sender for kind {endpoint.kind!r}")
+        else:
+            outcome = await sender.send(endpoint, event)
+        ms = int((time.monotonic() - started) * 1000)
+        now = time.time()
+        await self._settle(endpoint, head_id, event, state, attempt, outcome, ms, now)
+        for ticket_id, key, value in outcome.annotations:
+            with contextlib.suppress(NotFound):
+                await self.annotate(event.info, ticket_id, key, value)
+        return True
+
+    async def _settle(
+        self,
+        endpoint: Endpoint,
+        head_id: bytes,
+        event: IntegrationEvent,
+        state: dict[str, str],
+        attempt: int,
+        outcome: Outcome,
+        ms: int,
+        now: float,
+    ) -> None:
+        """Record the attempt and move on: drop the head (done or failed for good) or set
+        the time of the next attempt; disable the endpoint on 410 or 5 days of failures."""
+        facility = endpoint.facility
+        first_at = float(state["first_at"])
+        jitter = random.uniform(-schedule.JITTER, schedule.JITTER)
+        next_at = schedule.retry_at(attempt + 1, first_at, jitter, self.retry_scale)
+        failing_since = "" if outcome.ok else (state.get("failing_since") or repr(now))
+        give_up = not outcome.ok and (not outcome.retry or next_at is None or outcome.disable)
+        too_long = bool(failing_since) and (
+            now - float(failing_since) > FAILING_DISABLE_S * self.retry_scale
+        )
+        result = "ok" if outcome.ok else "disabled" if outcome.disable else (
+            "failed" if give_up else "retry")  # fmt: skip
+        queue = keys.endpoint_queue(facility, endpoint.id)
+        state_key = keys.endpoint_state(facility, endpoint.id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            record_attempt(
+                pipe,
+                facility,
+                Attempt(event, endpoint.id, endpoint.kind, attempt, outcome, result, ms, now),
+            )
+            if outcome.ok or give_up:
+                pipe.xdel(queue, head_id)
+                pipe.hset(state_key, mapping={"head": "", "failing_since": failing_since})
+            else:
+                pipe.hset(
+                    state_key,
+                    mapping={
+                        "head": head_id.decode(),
+                        "attempt": str(attempt),
+                        "first_at": state["first_at"],
+                        "next_at": repr(next_at if next_at is not None else now),
+                        "failing_since": failing_since,
+                    },
+                )
+            await pipe.execute()
+        if outcome.disable:
+            await self.endpoints.disable(facility, endpoint.id, "gone")
+        elif too_long:
+            await self.endpoints.disable(facility, endpoint.id, "failing")
