@@ -109,6 +109,10 @@ def _contracts_parser(commands: Any) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # one INFO line per outbound request (webhooks, EMR) would flood the log: failures are
+    # in the delivery log, and what goes wrong on the wire is logged at WARNING
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()

@@ -51,6 +51,19 @@ FAILING_DISABLE_S = 5 * 86400
 """An endpoint failing this long (times JUNBAN_RETRY_SCALE) is disabled."""
 POLL_S = 5.0
 """Longest sleep of a waiting dispatcher between checks (lease, endpoint, its head)."""
+CHECK_S = 1.0
+"""A sending dispatcher reads its lease and its endpoint's record again this often."""
+
+
+class _Fresh:
+    """What one dispatcher read of its lease and endpoint, and when (``_step``)."""
+
+    __slots__ = ("at", "endpoint")
+
+    def __init__(self) -> None:
+        self.at = 0.0
+        self.endpoint: Endpoint | None = None
+
 
 Annotate = Callable[[str, str, str, str], Awaitable[None]]
 """``QueueActions.annotate(info, ticket_id, key, value)``."""
@@ -162,8 +175,9 @@ class IntegrationsGroup:
         return holder is not None and holder.decode() == self.consumer
 
     async def _dispatch(self, facility: str, endpoint_id: str) -> None:
+        fresh = _Fresh()
         try:
-            while await self._step(facility, endpoint_id):
+            while await self._step(facility, endpoint_id, fresh):
                 pass
         except asyncio.CancelledError:
             raise
@@ -172,32 +186,37 @@ class IntegrationsGroup:
         except Exception:  # one endpoint's failure stops only its dispatcher, till next pass
             log.exception("endpoint %s/%s failed", facility, endpoint_id)
 
-    async def _step(self, facility: str, endpoint_id: str) -> bool:
-        """One step: send the head when due, or wait a while. False: stop the dispatcher."""
-        if not await self._holds_lease(facility):
-            return False
-        endpoint = await self.endpoints.get(facility, endpoint_id)
+    async def _step(self, facility: str, endpoint_id: str, fresh: _Fresh) -> bool:
+        """One step: send the head when due, or wait a while. False: stop the dispatcher.
+        The lease and the endpoint's record are read again at most every CHECK_S (a busy
+        endpoint sends many events a second; a lost lease or a disabled endpoint stops it
+        within CHECK_S)."""
+        now = time.monotonic()
+        if fresh.endpoint is None or now - fresh.at >= CHECK_S:
+            if not await self._holds_lease(facility):
+                return False
+            fresh.endpoint = await self.endpoints.get(facility, endpoint_id)
+            fresh.at = now
+        endpoint = fresh.endpoint
         if endpoint is None or not endpoint.enabled:
             return False
         if not may_send(await self.record_of(facility), endpoint.kind):
             await asyncio.sleep(POLL_S)  # suspended or option gone: hold, send nothing
             return True
         queue = keys.endpoint_queue(facility, endpoint_id)
-        head = cast(
-            list[tuple[bytes, dict[bytes, bytes]]],
-            await self.redis.xrange(queue, min="-", max="+", count=1),
-        )
+        state_key = keys.endpoint_state(facility, endpoint_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xrange(queue, min="-", max="+", count=1)
+            pipe.hgetall(state_key)
+            head, stored = cast(
+                tuple[list[tuple[bytes, dict[bytes, bytes]]], dict[bytes, bytes]],
+                await pipe.execute(),
+            )
         if not head:
             return False
         head_id, fields = head[0]
         event = from_record(fields)
-        state_key = keys.endpoint_state(facility, endpoint_id)
-        state = {
-            k.decode(): v.decode()
-            for k, v in cast(
-                dict[bytes, bytes], await cast(Awaitable[object], self.redis.hgetall(state_key))
-            ).items()
-        }
+        state = {k.decode(): v.decode() for k, v in stored.items()}
         now = time.time()
         if state.get("head") != head_id.decode():
             since = state.get("failing_since", "")
@@ -217,6 +236,8 @@ class IntegrationsGroup:
         ms = int((time.monotonic() - started) * 1000)
         now = time.time()
         await self._settle(endpoint, head_id, event, state, attempt, outcome, ms, now)
+        if not outcome.ok:  # it may have been disabled (410, failing for days): read it again
+            fresh.endpoint = None
         for ticket_id, key, value in outcome.annotations:
             with contextlib.suppress(NotFound):
                 await self.annotate(event.info, ticket_id, key, value)

@@ -139,11 +139,14 @@ def outbound_client(
     allow_loopback: bool,
     timeout_s: float = TIMEOUT_S,
     cert: tuple[str, str] | None = None,
-    max_connections: int = 20,
+    max_connections: int | None = 20,
+    max_keepalive: int = 20,
 ) -> httpx.AsyncClient:
     """An HTTP/1.1 pooling client for endpoints: the guard at connect time, ``timeout_s``
     for the whole exchange, no redirects, no proxies from the environment, and an optional
-    client certificate (``(cert file, key file)``, WebORCA)."""
+    client certificate (``(cert file, key file)``, WebORCA). ``max_connections=None``: no cap,
+    for a client shared by endpoints that each send one request at a time (a cap would let
+    stalled endpoints hold every connection and delay the others)."""
     context = ssl.create_default_context()
     if cert is not None:
         context.load_cert_chain(*cert)
@@ -151,7 +154,7 @@ def outbound_client(
     transport._pool = httpcore.AsyncConnectionPool(  # the same pool, with the guarded backend
         ssl_context=context,
         max_connections=max_connections,
-        max_keepalive_connections=max_connections,
+        max_keepalive_connections=max_keepalive,
         keepalive_expiry=5.0,
         http1=True,
         http2=False,

@@ -56,8 +56,12 @@ class WebhookSender:
     def __init__(self, *, allow_loopback: bool, timeout_s: float = TIMEOUT_S) -> None:
         self.timeout_s = timeout_s
         self._clients = {
-            private: outbound_client(
-                allow_private=private, allow_loopback=allow_loopback, timeout_s=timeout_s
+            private: outbound_client(  # uncapped: a stalled endpoint holds only its own
+                allow_private=private,
+                allow_loopback=allow_loopback,
+                timeout_s=timeout_s,
+                max_connections=None,
+                max_keepalive=100,
             )
             for private in (False, True)
         }

@@ -30,6 +30,7 @@ from importlib import resources
 from typing import Any, Literal, Protocol, TypeVar, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from hub import keys
@@ -126,10 +127,13 @@ class GroupConsumer:
         held = await self._lease(keys=[lease], args=[self.consumer, "renew", self.lease_ms])
         return bool(held)
 
-    async def release(self, facility: str) -> bool:
+    async def release(self, facility: str, pipe: Pipeline | None = None) -> bool:
+        """Give the lease back if this consumer holds it (queued on ``pipe`` when given:
+        the pipeline's answer tells, and this returns True)."""
         lease = keys.outbox_lease(facility, self.group.name)
-        held = await self._lease(keys=[lease], args=[self.consumer, "release", self.lease_ms])
-        return bool(held)
+        args: list[str | int] = [self.consumer, "release", self.lease_ms]
+        held = await self._lease(keys=[lease], args=args, client=pipe)
+        return True if pipe is not None else bool(held)
 
     async def _holding(self, facility: str, work: Awaitable[T]) -> T:
         """Await ``work`` while renewing the lease every ``lease_ms / 3``; LeaseLost (and

@@ -34,6 +34,9 @@ from hub.settings import Settings
 
 log = logging.getLogger("junban")
 
+RELEASE_S = 3.0
+"""At most this long to give the leases back on the way out (then they simply expire)."""
+
 RETENTION_S = 8 * 86400
 """Outbox entries are kept 8 days (they carry names and phone numbers)."""
 SERVERS = 8
@@ -101,11 +104,17 @@ class OutboxRunner:
             await asyncio.shield(self.release_all())
 
     async def release_all(self) -> None:
-        """Give back every lease this process holds, so another takes over at once."""
-        for facility, group in list(self._held):
-            with contextlib.suppress(RedisError, OSError):
-                await asyncio.wait_for(self.consumers[group].release(facility), 2.0)
-        self._held.clear()
+        """Give back every lease this process holds, so another takes over at once: one
+        pipeline for all of them, and at most RELEASE_S (a lease not given back expires)."""
+        held, self._held = list(self._held), {}
+        if not held:
+            return
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(RELEASE_S):
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for facility, group in held:
+                        await self.consumers[group].release(facility, pipe)
+                    await pipe.execute()
 
     def request(self, facility: str, group: str) -> None:
         """Serve ``group`` of ``facility`` soon (once, however often it is asked meanwhile)."""
