@@ -43,10 +43,12 @@ from hub.integrations.emr import EmrService
 from hub.integrations.feed import EventFeed
 from hub.integrations.service import IntegrationService
 from hub.integrations.wiring import build_integrations
+from hub.notify.wiring import Notify, build_notify
 from hub.outbox.consumer import Group
 from hub.outbox.dead import DeadLetters
 from hub.outbox.runner import OutboxRunner, runner_for, start_inline
 from hub.pairing import PairingCodes, PairingService
+from hub.phone.wiring import PhoneService, build_phone
 from hub.queue.actions import QueueActions
 from hub.queue.facilities import FacilityStore
 from hub.queue.scheduler import Scheduler
@@ -56,34 +58,13 @@ from hub.ratelimit import RateLimiter
 from hub.settings import Settings
 from hub.shortlinks import ShortLinkService, ShortLinkStore
 from hub.staff import StaffService
-from hub.web import accounts, contracts, facilities, links, live, ops, pages, pairing, queues
-from hub.web import apikeys as apikeys_web
-from hub.web import emr as emr_web
-from hub.web import integrations as integrations_web
-from hub.web import integrations_dead as dead_web
-from hub.web import patients as patients_web
-from hub.web import staff as staff_web
+from hub.web import ops, pages
+from hub.web.api import API_ROUTES as API_ROUTES  # re-exported: apidocs, tests
 from hub.web.cors import PublicCORS
 from hub.web.openapi import build_openapi
-from hub.web.routing import ApiRoute, json_response, serve
+from hub.web.routing import json_response, serve
 
 log = logging.getLogger("junban")
-
-API_ROUTES: list[ApiRoute] = [
-    *patients_web.ROUTES,  # before queues': its /tickets/{id}/{action} would take "postpone"
-    *queues.ROUTES,
-    *live.ROUTES,
-    *facilities.ROUTES,
-    *pairing.ROUTES,
-    *links.ROUTES,
-    *accounts.ROUTES,
-    *staff_web.ROUTES,
-    *contracts.ROUTES,
-    *dead_web.ROUTES,
-    *integrations_web.ROUTES,
-    *emr_web.ROUTES,
-    *apikeys_web.ROUTES,
-]
 
 
 @dataclass
@@ -110,6 +91,8 @@ class Services:
     feed: EventFeed
     integrations: IntegrationService
     emr: EmrService
+    phone: PhoneService
+    notify: Notify
     # the stores and engines behind them
     queue_store: QueueStore
     facility_store: FacilityStore
@@ -220,6 +203,7 @@ class Services:
                 await self._outbox
         for group in [g for g in self.outbox_groups if isinstance(g, IntegrationsGroup)]:
             await group.aclose()  # the endpoint dispatchers
+        await self.phone.aclose()  # the call provider's HTTP client
         if self.bridge is not None:
             await self.bridge.stop()
 
@@ -273,7 +257,9 @@ def build_services(settings: Settings) -> Services:
     contract_service = ContractService(contract_store, facilities, service, sync)
     queues = QueueActions(service, store, facilities, limiter, tokens, settings)
     wired = build_integrations(client, settings, facilities, queues)
-    groups: list[Group] = [wired.group]  # the outbox groups this hub can run
+    notified = build_notify(client, settings, facilities, queues)
+    phone = build_phone(client, settings, facilities, queues)
+    groups: list[Group] = [wired.group, notified.group, phone.group]  # the outbox groups here
     return Services(
         settings=settings,
         redis=client,
@@ -292,6 +278,8 @@ def build_services(settings: Settings) -> Services:
         feed=EventFeed(client, facilities),
         integrations=wired.service,
         emr=wired.emr,
+        phone=phone.service,
+        notify=notified,
         queue_store=store,
         facility_store=facilities,
         queue_service=service,

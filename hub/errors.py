@@ -136,6 +136,7 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     "invalid_patient_ref": ErrorCode(
         400, "a patient-card number (`patient_ref`) is not 1 to 20 letters, digits or '-'"
     ),
+    "invalid_phone": ErrorCode(400, "a phone number to call is not a valid Japanese number"),
     "bad_endpoint_url": ErrorCode(
         400, "an integration endpoint URL is not https or points at a refused address"
     ),
@@ -160,6 +161,11 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     "option_not_contracted": ErrorCode(
         403, "the facility has not contracted the option (API, EMR link) this needs"
     ),
+    "bad_signature": ErrorCode(
+        403,
+        "a provider callback is unsigned, forged or names no call of that provider; "
+        "a LINE webhook's `X-Line-Signature` does not match",
+    ),
     "insufficient_scope": ErrorCode(403, "the partner API key lacks the scope this route needs"),
     # 404: no such thing
     "not_found": ErrorCode(404, "no such route or action"),
@@ -168,6 +174,11 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     "unknown_endpoint": ErrorCode(404, "no such integration endpoint at this facility"),
     "unknown_api_key": ErrorCode(404, "no such partner API key at this facility"),
     "unknown_facility": ErrorCode(404, "no such facility"),
+    "push_disabled": ErrorCode(404, "Web Push is off on this hub (no `JUNBAN_VAPID_SUBJECT`)"),
+    "unknown_line_account": ErrorCode(404, "no such LINE account on this hub (`operator`)"),
+    "channel_unavailable": ErrorCode(
+        404, "that notification channel (webpush, email, line) is not set up on this hub"
+    ),
     "unknown_dead_letter": ErrorCode(404, "no such dead letter in the facility's outbox"),
     "unknown_user": ErrorCode(404, "no such user"),
     "unknown_contract": ErrorCode(404, "no such contract"),
@@ -194,6 +205,9 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     "postpone_limit_reached": ErrorCode(409, "the ticket was moved back twice already"),
     "already_last": ErrorCode(409, "postpone: nobody waits behind this ticket"),
     "ticket_not_waiting": ErrorCode(409, "check-in and postpone need a waiting ticket"),
+    "ticket_finished": ErrorCode(
+        409, "notifications need a ticket still waiting or called (not done, cancelled, moved)"
+    ),
     "illegal_transition": ErrorCode(
         409, "a ticket or contract in this status cannot take that action"
     ),
@@ -213,12 +227,18 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     ),
     "already_claimed": ErrorCode(409, "this incident's refund was claimed already"),
     "no_emr_endpoint": ErrorCode(409, "EMR lookup: the facility has no enabled ORCA/FHIR endpoint"),
+    "no_consent": ErrorCode(409, "phone call: the patient gave no consent to be called"),
+    "outside_call_hours": ErrorCode(409, "phone call: outside the facility's call window"),
+    "call_limit_reached": ErrorCode(
+        409, "phone call: 2 in progress, the day's or month's cap, or 3 to this ticket"
+    ),
     "not_refundable": ErrorCode(409, "no refund for this outage (Art. 24-4, 32-2)"),
     # 413
     "body_too_large": ErrorCode(413, "the body is over `JUNBAN_MAX_BODY` bytes"),
     "unsupported_media_type": ErrorCode(415, "a body that is not `application/json`"),
     # 422: well-formed, but the values do not fit
     "invalid_body": ErrorCode(422, "the body's fields do not fit the route's schema or rules"),
+    "invalid_email": ErrorCode(422, "an e-mail address is not like `name@example.jp`"),
     "invalid_annotation": ErrorCode(
         422, "an annotation key is not like `emr.status` or its value is over 200 characters"
     ),

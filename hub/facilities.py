@@ -15,6 +15,7 @@ from hub.contracts.changes import rate_limit
 from hub.contracts.gates import check_api_option
 from hub.contracts.service import ContractService
 from hub.errors import Conflict, NotFound, Unprocessable
+from hub.notify.channels import CHANNELS
 from hub.queue import calendar
 from hub.queue.facilities import Facility, FacilityStore
 from hub.queue.model import QueueConfig
@@ -67,7 +68,15 @@ class FacilityService:
             if found is not None:
                 queues.append(orjson.loads(found[0]))
         notices = record.current_notices(now)
-        return {**record.public(), "queues": queues, "notices": notices}
+        return {
+            **record.public(),
+            "queues": queues,
+            "notices": notices,
+            # the patient page offers 「電話で呼び出しを希望する」 only where calls can be made,
+            # and the notification channels this hub has turned on (hub.notify.wiring)
+            "phone_calls": record.has_option("phone"),
+            "notify_channels": sorted(CHANNELS),
+        }
 
     async def set_message(self, number: str, text: str, now: float) -> None:
         """Store the i-message and show it live in every queue of the facility."""

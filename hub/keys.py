@@ -225,3 +225,93 @@ def apikeys_used(facility_number: str) -> str:
     """hash: ``{key id}:n`` -> uses, ``{key id}:t`` -> epoch seconds of the last use of each
     partner API key (hub.apikeys; written at most once a second per key and process)."""
     return f"jb:{{{facility_number}}}:apikeys:used"
+
+
+# -- notifications and phone call-out (issue 17; docs/notifications.md) ----------------------
+
+
+def ntf(facility_number: str, ticket_id: str) -> str:
+    """hash, TTL two days after the ticket's day: channel -> sealed target JSON, and
+    ``threshold`` (hub/notify/store.py)."""
+    return f"jb:{{{facility_number}}}:ntf:{ticket_id}"
+
+
+def ntf_tickets(facility_number: str) -> str:
+    """hash: ticket id -> JSON {channels, threshold, day, near_done} (the notify worker's
+    index of the subscribed tickets)."""
+    return f"jb:{{{facility_number}}}:ntf:tickets"
+
+
+def ntf_sent(facility_number: str, ticket_id: str, trigger: str, n: int) -> str:
+    """string: the claim (SET NX EX 120 s) of one (ticket, trigger, n) notification, then
+    ``sent`` (EX 2 days) once the channels accepted it."""
+    return f"jb:{{{facility_number}}}:ntf:sent:{ticket_id}:{trigger}:{n}"
+
+
+def notify_settings(facility_number: str) -> str:
+    """string: JSON of the facility's notification settings (threshold_default, quiet_from,
+    quiet_to)."""
+    return f"jb:{{{facility_number}}}:ntf:settings"
+
+
+def line_code(code: str) -> str:
+    """string, EX 30 min: facility, info, ticket awaiting a LINE link with that code."""
+    return f"jb:line:code:{code}"
+
+
+def line_user(user_id: str) -> str:
+    """set, TTL 3 days: ``{facility}/{ticket}`` the LINE user is bound to (an ``unfollow``
+    removes those bindings; hub/notify/line.py)."""
+    return f"jb:line:user:{user_id}"
+
+
+def call_dedupe(facility_number: str, ticket_id: str, trigger: str) -> str:
+    """string, EX 1 day: the phone call of that (ticket, trigger) (hub/phone/lua/place_call.lua)."""
+    return f"jb:{{{facility_number}}}:call:dedupe:{ticket_id}:{trigger}"
+
+
+def call(facility_number: str, call_id: str) -> str:
+    """hash: the current state of one phone call."""
+    return f"jb:{{{facility_number}}}:call:{call_id}"
+
+
+def calls(facility_number: str) -> str:
+    """stream: the state changes of the facility's phone calls (the call history)."""
+    return f"jb:{{{facility_number}}}:calls"
+
+
+def call_active(facility_number: str) -> str:
+    """sorted set: the calls in progress, scored by their start (the concurrency limit)."""
+    return f"jb:{{{facility_number}}}:call:active"
+
+
+def call_count(facility_number: str, period: str) -> str:
+    """string counter: the calls placed in that period (``YYYYMMDD`` or ``YYYYMM``)."""
+    return f"jb:{{{facility_number}}}:call:n:{period}"
+
+
+def phone_settings(facility_number: str) -> str:
+    """string: msgpack of the facility's phone call-out settings."""
+    return f"jb:{{{facility_number}}}:phone:settings"
+
+
+def phone_provider(name: str) -> str:
+    """string: msgpack of one phone provider's config (auth token sealed; operator-set)."""
+    return f"jb:phone:provider:{name}"
+
+
+def phone_known(facility_number: str) -> str:
+    """hash: ticket id -> JSON {info, number, phone, status} of today's consenting tickets
+    (the phone worker's index: a ticket that moves up is not in the outbox entry); TTL 2 d."""
+    return f"jb:{{{facility_number}}}:phone:known"
+
+
+def phone_pending(facility_number: str) -> str:
+    """sorted set: JSON {ticket, trigger, attempt, …} of calls waiting for their time (a
+    retry after a busy line, a call deferred while 2 were in progress), scored by due ms."""
+    return f"jb:{{{facility_number}}}:phone:pending"
+
+
+def phone_ticket_calls(facility_number: str) -> str:
+    """hash: ticket id -> calls placed to it (at most 3; place_call.lua); TTL 2 days."""
+    return f"jb:{{{facility_number}}}:phone:ticket_calls"

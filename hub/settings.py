@@ -109,10 +109,10 @@ class Settings:
     plain http (tests only; never in production)."""
     retry_scale: float = 1.0
     """JUNBAN_RETRY_SCALE: multiplies the webhook retry schedule (tests make it small)."""
-    inline_workers: tuple[str, ...] = ("integrations",)
-    """JUNBAN_INLINE_WORKERS="integrations": the outbox consumer groups each ``junban serve``
-    process runs in the background (comma-separated); set but empty = none (then run
-    ``junban worker <group>…`` apart)."""
+    inline_workers: tuple[str, ...] = ("integrations", "notify", "phone")
+    """JUNBAN_INLINE_WORKERS="integrations,notify,phone": the outbox consumer groups each
+    ``junban serve`` process runs in the background (comma-separated); set but empty = none
+    (then run ``junban worker <group>…`` apart)."""
     outbox_lease_ms: int = 30_000
     """JUNBAN_OUTBOX_LEASE_MS: the lease of one (facility, group) of the outbox; its holder
     renews it every third of it."""
@@ -122,6 +122,24 @@ class Settings:
     outbox_sweep_s: float = 30.0
     """JUNBAN_OUTBOX_SWEEP: how often each outbox runner sweeps every facility (missed
     wakes, pending entries, daily retention)."""
+    smtp_url: str | None = None
+    """JUNBAN_SMTP_URL: e-mail notifications' relay, ``smtp://user:pass@host:587?starttls=1``
+    (STARTTLS), ``smtps://user:pass@host:465`` (implicit TLS) or ``smtp://host:25`` (plain);
+    unset = e-mail off (hub/notify/email.py)."""
+    mail_from: str | None = None
+    """JUNBAN_MAIL_FROM: the From address of notification mails; unset = e-mail off."""
+    line_api: str = "https://api.line.me"
+    """JUNBAN_LINE_API: the LINE Messaging API's base URL (tests point it at a fake)."""
+    line_token: str | None = None
+    """JUNBAN_LINE_TOKEN: the operator's LINE channel access token; unset = LINE off."""
+    line_secret: str | None = None
+    """JUNBAN_LINE_SECRET: the operator's LINE channel secret (webhook signatures)."""
+    line_basic_id: str | None = None
+    """JUNBAN_LINE_BASIC_ID: the official account's basic ID (``@123abcde``), for the link."""
+    vapid_subject: str | None = None
+    """JUNBAN_VAPID_SUBJECT: the VAPID contact, ``mailto:`` with a real domain or an ``https``
+    URL (a localhost one is refused: Apple answers BadJwtToken); unset = Web Push off
+    (hub/notify/webpush.py; the keys are generated once into DATA_DIR)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -170,11 +188,19 @@ class Settings:
             outbox_lease_ms=read.whole("OUTBOX_LEASE_MS", base.outbox_lease_ms, low=100),
             outbox_idle_ms=read.whole("OUTBOX_IDLE_MS", base.outbox_idle_ms, low=100),
             outbox_sweep_s=read.seconds("OUTBOX_SWEEP", base.outbox_sweep_s),
+            smtp_url=read.text("SMTP_URL"),
+            mail_from=read.text("MAIL_FROM"),
+            line_api=read.text("LINE_API") or base.line_api,
+            line_token=read.text("LINE_TOKEN"),
+            line_secret=read.text("LINE_SECRET"),
+            line_basic_id=read.text("LINE_BASIC_ID"),
+            vapid_subject=read.parsed("VAPID_SUBJECT", _vapid_subject, VAPID_FORM),
         )
 
 
 HOURS_FORM = 'HH:MM-HH:MM, e.g. "06:00-24:00"'
 RATE_FORM = 'COUNT/SECONDS, e.g. "10/60"'
+VAPID_FORM = 'mailto: a real domain or an https URL (not localhost), e.g. "mailto:ops@clinic.jp"'
 T = TypeVar("T")
 
 
@@ -251,3 +277,20 @@ def _names(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     if text is None:
         return default
     return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def _vapid_subject(text: str) -> str:
+    """A VAPID subject push services accept: ``mailto:`` a real domain or an ``https`` URL."""
+    from urllib.parse import urlsplit
+
+    text = text.strip()
+    if text.startswith("mailto:"):
+        host = text.removeprefix("mailto:").rpartition("@")[2].rstrip(".").lower()
+    elif text.startswith("https://"):
+        host = (urlsplit(text).hostname or "").rstrip(".").lower()
+    else:
+        raise ValueError(text)
+    local = (".localhost", ".local", ".localdomain", ".internal")
+    if "." not in host or host.endswith(local) or host.startswith("127.") or host == "[::1]":
+        raise ValueError(text)
+    return text

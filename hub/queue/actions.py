@@ -59,6 +59,9 @@ class TicketOrder:
     kiosk_subject: str = ""
     patient_ref: str | None = None
     """The patient-card number (診察券番号), when the form gave one (``[0-9A-Za-z-]{1,20}``)."""
+    phone_consent: bool = False
+    """Consent to phone call-outs: the patient's own (web), or spoken consent that staff
+    record (desk, phone; ``kiosk_subject`` is then the staff subject)."""
 
 
 RECOVER_RATE = (5, 600.0)
@@ -70,6 +73,20 @@ def phone_digits(phone: str) -> str:
     text = unicodedata.normalize("NFKC", phone).strip()
     digits = "".join(c for c in text if c in "0123456789")
     return "0" + digits[2:] if text.startswith("+81") else digits
+
+
+def _consented_phone(order: TicketOrder) -> str:
+    """The number to call, as E.164 (400 ``invalid_phone`` when it is no Japanese number)."""
+    from hub.phone.numbers import to_e164  # phonenumbers is loaded only when consent is given
+
+    return to_e164(order.phone)
+
+
+def _consent(order: TicketOrder, now: float) -> tuple[float, str, str]:
+    from hub.phone.numbers import CONSENT_TEXT_VERSION
+
+    by = order.kiosk_subject if order.staff and order.kiosk_subject else "patient"
+    return (now, by, CONSENT_TEXT_VERSION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +188,7 @@ class QueueActions:
             first = await self.service.replay(info, idem)
             if first is not None:
                 return dict(first)
+        phone = _consented_phone(order) if order.phone_consent else order.phone
         if not order.staff:
             await self._count_web_ticket(facility, order.client_ip)
         ticket_id = secrets.token_urlsafe(9)
@@ -179,10 +197,11 @@ class QueueActions:
             ticket_id=ticket_id,
             channel=channel,
             name=order.name,
-            phone=order.phone,
             note=order.note,
             priority=order.priority,
             patient_ref=order.patient_ref,
+            phone=phone,
+            phone_consent=_consent(order, now) if order.phone_consent else None,
             service_hours=self.settings.service_hours if channel == "web" else None,
         )
 

@@ -64,6 +64,9 @@ class Ticket:
     """The patient-card number (診察券番号) linking the ticket to the EMR; staff only."""
     annotations: tuple[tuple[str, str], ...] = ()
     """Outcomes shown to staff, (key, value) pairs in first-set order (``emr.status`` …)."""
+    phone_consent: tuple[float, str, str] | None = None
+    """The patient's consent to be called by phone (at, by, text_version): ``by`` is
+    ``patient`` or the staff subject who recorded spoken consent; staff only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +201,8 @@ class IssueTicket(Command):
     note: str = ""
     priority: bool = False
     patient_ref: str | None = None
+    phone_consent: tuple[float, str, str] | None = None
+    """Consent to phone call-outs (at, by, text_version); ``phone`` is then E.164."""
     service_hours: tuple[str, str] | None = None
     """Patient-facing issues carry the server operating hours they must fall in (Table 2)."""
 

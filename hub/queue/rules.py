@@ -163,6 +163,7 @@ def _issue(state: QueueState, cmd: IssueTicket) -> list[Event]:
         phone=cmd.phone,
         note=cmd.note,
         patient_ref=cmd.patient_ref,
+        phone_consent=cmd.phone_consent,
     )
     events: list[Event] = [TicketIssued(at=cmd.at, ticket=ticket)]
     if cmd.channel == "web":

@@ -33,7 +33,7 @@ from hub.queue.views import public_view
 
 OUTBOX_MAXLEN = 100_000
 """Approximate MAXLEN of a facility's outbox: a safety net (a keeper trims it to 8 days)."""
-OUTBOX_GROUPS: tuple[str, ...] = ("integrations",)
+OUTBOX_GROUPS: tuple[str, ...] = ("integrations", "notify", "phone")
 """The outbox's consumer groups, made when a facility is made (``create_outbox_groups``)."""
 
 _encoder = msgspec.msgpack.Encoder()

@@ -93,7 +93,14 @@ def ticket_staff(t: Ticket) -> dict[str, Any]:
         "requeued": t.requeued,
         "patient_ref": t.patient_ref,
         "annotations": dict(t.annotations),
+        "phone_consent": _consent(t.phone_consent),
     }
+
+
+def _consent(consent: tuple[float, str, str] | None) -> dict[str, Any] | None:
+    if consent is None:
+        return None
+    return {"at": consent[0], "by": consent[1], "text_version": consent[2]}
 
 
 def ahead_of(s: QueueState, ticket_id: str) -> int:

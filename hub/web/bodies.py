@@ -34,6 +34,10 @@ class TicketRequest(msgspec.Struct, kw_only=True):
     patient_ref: str | None = None
     """The patient-card number (診察券番号), ``[0-9A-Za-z-]{1,20}`` (else 400
     ``invalid_patient_ref``); "" or null: none."""
+    phone_consent: bool = False
+    """Consent to phone call-outs (the phone option): the patient's own on the web, spoken
+    consent recorded by staff at the desk or on the phone; ``phone`` must then be a Japanese
+    number (else 400 ``invalid_phone``)."""
 
 
 class PatientRefRequest(msgspec.Struct, kw_only=True):

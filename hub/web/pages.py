@@ -188,6 +188,25 @@ async def widget_js(request: Request) -> Response:
     )
 
 
+@cache
+def _patient_sw_source() -> bytes:
+    return (PAGES_DIR / "patient.sw.js").read_bytes()
+
+
+async def patient_sw(request: Request) -> Response:
+    """``/q-sw.js``: the patient page's service worker (Web Push), registered with the scope
+    ``/q/`` (a script at the root may take any scope below it)."""
+    return Response(
+        _patient_sw_source(),
+        media_type="text/javascript; charset=utf-8",
+        headers={
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            "Service-Worker-Allowed": "/q/",
+        },
+    )
+
+
 class RevalidatedStaticFiles(StaticFiles):
     """``/static``: only the paths ``SERVED`` allows (anything else is 404), with
     ``Cache-Control: no-cache``, so a browser revalidates (ETag or Last-Modified, answered
@@ -255,6 +274,7 @@ ROUTES: list[BaseRoute] = [
     Route("/q/{info}", patient_page, methods=["GET"]),
     Route("/q/{info}/t/{ticket_id}", patient_page, methods=["GET"]),
     Route("/q/{rest:path}", page_not_found, methods=["GET"]),
+    Route("/q-sw.js", patient_sw, methods=["GET"]),
     Route("/print/{info}/{ticket_id}", print_page, methods=["GET"]),
     Route("/print/{rest:path}", page_not_found, methods=["GET"]),
     Route("/widget.js", widget_js, methods=["GET"]),
@@ -262,6 +282,8 @@ ROUTES: list[BaseRoute] = [
     Route("/console/{facility}", facility_page("console"), methods=["GET"]),
     Route("/console/{facility}/settings", facility_page("settings"), methods=["GET"]),
     Route("/console/{facility}/staff", facility_page("staff"), methods=["GET"]),
+    Route("/console/{facility}/integrations", facility_page("integrations"), methods=["GET"]),
+    Route("/console/{facility}/calls", facility_page("calls"), methods=["GET"]),
     Route("/kiosk/{facility}", facility_page("kiosk"), methods=["GET"]),
     Route("/poster/{facility}", facility_page("poster"), methods=["GET"]),
     Route("/t/{facility}/{code}", short_link, methods=["GET"]),

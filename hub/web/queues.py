@@ -85,6 +85,7 @@ async def take_ticket(request: Request) -> Response:
         kiosk=principal.facility if principal is not None and principal.role == "kiosk" else None,
         kiosk_subject=principal.subject if principal is not None else "",
         patient_ref=body.patient_ref or None,
+        phone_consent=body.phone_consent,
     )
     idem = idempotency_of(request, raw)
     result = await services.queues.take_ticket(info, facility, order, idem, time.time())
@@ -248,7 +249,7 @@ ROUTES = [
             413: "body_too_large",
             422: "invalid_body",
             **ERR_Q,
-            400: "malformed information number | invalid_patient_ref",
+            400: "malformed information number | invalid_patient_ref | invalid_phone",
         },
     ),
     ApiRoute(

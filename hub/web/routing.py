@@ -57,6 +57,8 @@ class ApiRoute:
     """Takes an Idempotency-Key header."""
     path_enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Path parameters that take one of a few values."""
+    media_types: tuple[str, ...] = ("application/json",)
+    """The body types it takes (a provider's form-encoded callback, signed, adds its own)."""
 
 
 class JSONBytes(Response):
@@ -196,7 +198,7 @@ async def _verify_key(request: Request, key: str) -> Principal:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def check_same_site(request: Request) -> None:
+def check_same_site(request: Request, media_types: tuple[str, ...] = ("application/json",)) -> None:
     """A request that changes state must not come from another site's page: a browser sends
     ``Origin`` with every cross-site POST/PUT/DELETE (form, ``fetch`` in ``no-cors`` mode or
     ``sendBeacon``), and one that is not this hub's own host (or ``JUNBAN_PUBLIC_URL``'s) is
@@ -216,7 +218,7 @@ def check_same_site(request: Request) -> None:
     )
     if has_body:
         media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-        if media_type != "application/json":
+        if media_type not in media_types:
             raise UnsupportedMediaType(
                 "send the body as application/json", code="unsupported_media_type"
             )
@@ -281,7 +283,7 @@ def serve(route: ApiRoute) -> Endpoint:
     audit_reads = access in AUDITED_READS
 
     async def endpoint(request: Request) -> Response:
-        check_same_site(request)
+        check_same_site(request, route.media_types)
         check_access(access, request)
         return await handler(request)
 
@@ -290,7 +292,7 @@ def serve(route: ApiRoute) -> Endpoint:
         found = request.scope.get(_AUTH)
         if not isinstance(found, Principal):
             raise found if isinstance(found, JunbanError) else Unauthorized("no API key")
-        check_same_site(request)
+        check_same_site(request, route.media_types)
         where = info_of(request)[1] if "info" in request.path_params else None
         if where is None and "facility" in request.path_params:
             where = facility_of(request)

@@ -25,6 +25,8 @@ SAMPLE = {
     "dead_id": "1700000000000-0",
     "endpoint_id": "ep_0123456789ab",
     "key_id": "ak_0123456789ab",
+    "channel": "email",
+    "provider": "sim",
 }
 
 

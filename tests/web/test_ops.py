@@ -71,7 +71,7 @@ def run_schemathesis(base_url: str, facility: str, *headers: str) -> str:
     return output
 
 
-@pytest.mark.timeout(360)  # three fuzzer runs of about 30 s each, slower on a busy machine
+@pytest.mark.timeout(900)  # three fuzzer runs of 30-60 s each; several times that on a busy machine
 async def test_schemathesis_finds_no_server_error(hub: HubProcess) -> None:
     """Generated requests over /openapi.json, anonymous, as staff, as operator: never a 5xx."""
     async with httpx.AsyncClient(base_url=hub.base_url) as client:

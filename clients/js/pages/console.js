@@ -7,6 +7,8 @@ import { applyI18n, clock, currentLang, t } from "./i18n.js";
 import "./console.strings.js";
 import { askAdminHint, logIn } from "./staff.password.js";
 import { ApiError, TOKEN_KEY, claims } from "./staffsession.js";
+import { emrAction, emrMark, emrSig, setupEmr } from "./console.emr.js";
+import { deskConsent, phoneAction, phoneMark, phoneSig, setupPhone } from "./console.phone.js";
 
 const facility = document.body.dataset.facility.replace(/[^0-9]/g, "") ||
   location.pathname.split("/").filter(Boolean)[1];
@@ -229,6 +231,8 @@ async function begin(token) {
   useLanguage(record);
   $("clinic-name").textContent = state.record.name;
   loadTemplates(token);
+  setupEmr({ facility, token, api, onChange: render });
+  setupPhone({ facility, token, api, onChange: render, showError });
   state.infos = state.record.counters.map((x) => `${facility}-${x.counter}`);
   const saved = localStorage.getItem(COUNTER_KEY);
   state.current = state.infos.includes(saved) ? saved : state.infos[0];
@@ -461,11 +465,15 @@ function ticketRow(info, tk, tz) {
     tk.requeued && el("span", { class: "con-flag" }, t("con.flag.requeued")),
     tk.status === "waiting" && tk.arrived_at && el("span", { class: "con-flag con-flag-arrived" }, t("con.flag.arrived")),
     tk.recalls > 0 && el("span", { class: "con-flag" }, t("con.flag.recalls", { n: tk.recalls })),
-    tk.status === "called" && tk.room && el("span", { class: `con-flag con-flag-room${mine ? " con-flag-mine" : ""}` }, roomLabel(info, tk.room)));
+    tk.status === "called" && tk.room && el("span", { class: `con-flag con-flag-room${mine ? " con-flag-mine" : ""}` }, roomLabel(info, tk.room)),
+    emrMark(tk),
+    phoneMark(tk));
   const who = [tk.name, tk.phone, tk.note].filter(Boolean).join(" · ");
   const actions = el("span", { class: "con-actions" });
   for (const action of BY_STATUS[tk.status] || []) actions.append(actionButton(info, tk, action));
   if (BY_STATUS[tk.status]) actions.append(ticketMenu(info, tk) || "");
+  actions.append(emrAction(info, tk) || "");
+  actions.append(phoneAction(info, tk) || "");
   return el("li", { class: `con-ticket con-${tk.status}${mine ? " con-mine" : ""}`, "data-number": String(tk.number), "data-id": tk.id, "data-room": tk.room || "" },
     el("span", { class: "con-num jb-num", "aria-label": t("con.number", { number: tk.number }) }, String(tk.number)),
     el("span", { class: "con-body" }, flags,
@@ -535,7 +543,7 @@ function rowItem(info, tk, tz) {
   const busy = [...(BY_STATUS[tk.status] || []), "transfer"].map((a) => state.inflight.has(`${info}:${tk.id}:${a}`));
   return {
     key: tk.id,
-    sig: JSON.stringify([info, tk, timing(tk, tz), busy, room(), currentLang(), state.infos]),
+    sig: JSON.stringify([info, tk, timing(tk, tz), busy, room(), currentLang(), state.infos, emrSig(), phoneSig()]),
     build: () => ticketRow(info, tk, tz),
   };
 }
@@ -717,7 +725,14 @@ async function issueTicket(event) {
     phone: form.phone.value.trim(),
     note: form.note.value.trim(),
     priority: form.priority.checked,
+    patient_ref: form.patient_ref.value.trim(), // 診察券番号 (EMR link; "" = none)
   };
+  try {
+    Object.assign(body, deskConsent(form)); // 電話呼出しの同意 (phone option)
+  } catch (err) {
+    showError(err);
+    return;
+  }
   await act(`${info}:issue`, async (key) => {
     const data = await api("POST", `${q(info)}/tickets`, body, key);
     form.reset();

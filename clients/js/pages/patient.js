@@ -9,8 +9,10 @@ import { JunbanClient, newer } from "/static/junban.js";
 import { addStrings, applyI18n, bindLangToggle, onLangChange, t } from "./i18n.js";
 import { renderNotices } from "./notices.js";
 import { STRINGS } from "./patient.strings.js";
-import { alertTurn, primeAlerts, notificationsAvailable, askNotifications } from "./patient.alert.js";
+import { alertTurn, primeAlerts } from "./patient.alert.js";
+import { offerLine, recheckNotify, renderNotify, setupNotify } from "./patient.notify.js";
 import { forgetTicket, latestTicket, rememberTicket, ticketById } from "./tickets.js";
+import { phoneConsent, renderPhoneOption } from "./patient.phone.js";
 
 addStrings(STRINGS);
 
@@ -256,7 +258,14 @@ async function takeTicket(event) {
     $("consent").focus();
     return;
   }
-  const payload = {};
+  const call = phoneConsent(phone); // 電話で呼び出しを希望する (patient.phone.js)
+  if (call.error) {
+    formError.textContent = t(call.error);
+    formError.hidden = false;
+    call.focus?.focus();
+    return;
+  }
+  const payload = { ...call.body };
   if (name) payload.name = name;
   if (phone) payload.phone = phone;
   takeBusy = true;
@@ -318,7 +327,7 @@ function renderTicket() {
     $("ticket-stats").hidden = true;
     $("ticket-hint").hidden = true;
     $("cancel-btn").hidden = true;
-    $("notify-btn").hidden = true;
+    renderNotify(false);
     renderSelfActions(null);
     $("recover").hidden = state.fatal !== "p.no_token"; // found again by number + phone
     showAgain();
@@ -342,7 +351,7 @@ function renderTicket() {
   $("ticket-hint").hidden = !waiting;
   $("cancel-btn").hidden = !waiting;
   renderSelfActions(view);
-  $("notify-btn").hidden = !(waiting && notificationsAvailable());
+  renderNotify(waiting); // 呼び出しを通知で受け取る (patient.notify.js)
   if (FINAL.has(tk.status)) {
     forgetTicket(tk.id, INFO);
     showAgain();
@@ -466,6 +475,7 @@ async function loadTicket() {
   }
   client.setToken(state.token);
   client.subscribe(`ticket:${INFO}:${TICKET_ID}`, onTicketState);
+  recheckNotify(); // a push subscription the browser renewed is posted again
 }
 
 /** The hub refuses this ticket (unknown, or its token): forget this ticket's token only and
@@ -646,6 +656,8 @@ async function loadFacility() {
     const answer = await api("GET", `/v1/facilities/${FACILITY}`);
     if (answer.status === 200) {
       state.facility = answer.data;
+      offerLine((answer.data.notify_channels || []).includes("line")); // LINE when the hub has it
+      renderPhoneOption(answer.data);
       const q = (answer.data.queues || []).find((v) => v.info === INFO);
       if (q && newer(q, state.queue)) state.queue = q; // never over a newer live state
       renderAll();
@@ -703,11 +715,8 @@ function main() {
   $("link-copy").addEventListener("click", copyLink);
   $("link-close").addEventListener("click", () => $("link-dialog").close());
   $("recover-form").addEventListener("submit", recoverTicket);
-  $("notify-btn").addEventListener("click", async () => {
-    primeAlerts();
-    await askNotifications();
-    renderTicket();
-  });
+  setupNotify({ info: INFO, ticketId: TICKET_ID, token: () => state.token });
+  $("notify-btn").addEventListener("click", primeAlerts);
   $("called-ok").addEventListener("click", () => $("called").close());
   $("called").addEventListener("close", onCalledClosed);
   document.addEventListener("pointerdown", primeAlerts, { once: true });

@@ -196,3 +196,77 @@ export const STRINGS = {
     "err.unknown": "Could not take a number ({code}). Please try again.",
   },
 };
+
+// The phone call-out option (patient.phone.js): 「電話で呼び出しを希望する」 by the phone field.
+export const PHONE_STRINGS = {
+  ja: {
+    "p.phone_call": "電話で呼び出しを希望する",
+    "p.phone_call_help": "順番が近づいたら、入力した電話番号に自動音声でお知らせします（番号だけをお伝えし、お名前は言いません）。",
+    "p.phone_call_needs_phone": "電話での呼び出しには電話番号の入力が必要です。",
+    "err.invalid_phone": "電話番号を確認してください（日本国内の番号のみ）。",
+  },
+  en: {
+    "p.phone_call": "Call me by phone when my turn is near",
+    "p.phone_call_help": "An automated voice call to the number above when your turn is near (it says your number, never your name).",
+    "p.phone_call_needs_phone": "Enter your phone number to be called by phone.",
+    "err.invalid_phone": "Please check the phone number (Japanese numbers only).",
+  },
+};
+
+// Notifications (patient.notify.js): Web Push with the threshold, else e-mail or LINE.
+export const NOTIFY_STRINGS = {
+  ja: {
+    "n.title": "通知の設定",
+    "n.threshold": "お知らせするタイミング",
+    "n.threshold_n": "あと{n}人になったら",
+    "n.push_btn": "この端末に通知する",
+    "n.push_busy": "設定しています…",
+    "n.push_done": "通知を設定しました。あと{n}人になったときと、呼び出しのときにお知らせします。",
+    "n.near_done": "まもなく順番です。呼び出しのときに通知でお知らせします。",
+    "n.iphone": "iPhoneでは、ホーム画面に追加した場合のみ通知を受け取れます。メールかLINEでお知らせを受け取れます。",
+    "n.unsupported": "この端末のブラウザは通知に対応していません。メールでお知らせを受け取れます。",
+    "n.push_off": "このクリニックでは端末への通知を利用できません。メールでお知らせを受け取れます。",
+    "n.denied": "通知が許可されませんでした。ブラウザの設定で許可するか、メールでお知らせを受け取れます。",
+    "n.failed": "この端末では通知を設定できませんでした。メールでお知らせを受け取れます。",
+    "n.other": "ほかの方法で受け取る",
+    "n.email": "メールアドレス",
+    "n.email_btn": "メールで受け取る",
+    "n.email_bad": "メールアドレスを確認してください。",
+    "n.email_done": "メールでのお知らせを設定しました。確認のメールを送りました。",
+    "n.email_domain": "{domain} からのメールを受信できるように設定してください。",
+    "n.email_carrier":
+      "携帯電話会社のメール（docomo・au・SoftBank・iCloud）は、受信設定で {domain} を許可しないと届かないことがあります。",
+    "n.line_btn": "LINEで受け取る",
+    "n.line_open": "LINEを開いて、表示されたメッセージを送信してください。",
+    "n.unavailable": "この方法はこのクリニックでは利用できません。",
+    "n.error": "通知を設定できませんでした（{code}）。もう一度お試しください。",
+    "n.network": "通信できませんでした。電波のよい場所でもう一度お試しください。",
+  },
+  en: {
+    "n.title": "Notifications",
+    "n.threshold": "When to tell you",
+    "n.threshold_n": "{n} ahead of me",
+    "n.push_btn": "Notify this device",
+    "n.push_busy": "Setting up…",
+    "n.push_done": "Done. You will be notified when {n} are ahead of you and when you are called.",
+    "n.near_done": "Your turn is near. You will be notified when you are called.",
+    "n.iphone": "On iPhone, notifications work only for sites added to the Home Screen. You can get the message by e-mail or LINE instead.",
+    "n.unsupported": "This browser cannot show notifications. You can get the message by e-mail.",
+    "n.push_off": "Device notifications are not available at this clinic. You can get the message by e-mail.",
+    "n.denied": "Notifications were not allowed. Allow them in the browser settings, or use e-mail.",
+    "n.failed": "Notifications could not be set up on this device. You can get the message by e-mail.",
+    "n.other": "Other ways",
+    "n.email": "E-mail address",
+    "n.email_btn": "Send me an e-mail",
+    "n.email_bad": "Please check the e-mail address.",
+    "n.email_done": "E-mail notification is set. We sent you a confirmation mail.",
+    "n.email_domain": "Please allow mail from {domain}.",
+    "n.email_carrier":
+      "Carrier mail (docomo, au, SoftBank, iCloud) may be dropped unless you allow {domain} in the mail settings.",
+    "n.line_btn": "Use LINE",
+    "n.line_open": "Open LINE and send the prepared message.",
+    "n.unavailable": "This is not available at this clinic.",
+    "n.error": "Could not set up the notification ({code}). Please try again.",
+    "n.network": "No connection. Please try again where the signal is better.",
+  },
+};

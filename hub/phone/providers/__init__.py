@@ -1,0 +1,1 @@
+"""Voice call providers: the ``CallProvider`` protocol and its implementations."""
