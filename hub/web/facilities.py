@@ -146,9 +146,7 @@ async def put_limits(request: Request) -> Response:
     number = facility_of(request)
     services = services_of(request)
     body = parse(await read_limited(request, services.settings.max_body_bytes), LimitsRequest)
-    updated = await services.facilities.set_limits(
-        number, body.rate, body.rate_ip, body.rate_key
-    )
+    updated = await services.facilities.set_limits(number, body.rate, body.rate_ip, body.rate_key)
     return json_response({"facility": number, **limits_view(updated)})
 
 
