@@ -248,7 +248,11 @@ class PhoneService:
         old = await self.store.settings(facility)
         caller = to_e164(settings.caller) if settings.caller else ""
         settings = replace(
-            settings, caller=caller, daily_cap=old.daily_cap, monthly_cap=old.monthly_cap
+            settings,
+            caller=caller,
+            daily_cap=old.daily_cap,
+            monthly_cap=old.monthly_cap,
+            provider=settings.provider or old.provider,  # left out: the one set before
         )
         if not 1 <= settings.threshold <= 10:
             raise Unprocessable("threshold is 1 to 10")
@@ -256,6 +260,11 @@ class PhoneService:
             raise Unprocessable(f"triggers are among {', '.join(rules.TRIGGERS)}")
         await self.store.put_settings(facility, settings)
         return {"facility": facility, **_settings_json(settings)}
+
+    async def get_settings(self, facility: str) -> dict[str, Any]:
+        """The facility's settings (the defaults until staff save them)."""
+        await self.facility(facility)
+        return {"facility": facility, **_settings_json(await self.store.settings(facility))}
 
     async def put_provider(self, config: ProviderConfig) -> dict[str, Any]:
         if config.kind not in ("twiml", "dev"):

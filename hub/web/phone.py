@@ -43,7 +43,8 @@ class SettingsRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         msgspec.field(default_factory=lambda: ["near"])
     )
     caller: Annotated[str, msgspec.Meta(max_length=32)] = ""
-    provider: ProviderName = "dev"
+    provider: ProviderName | None = None
+    """The voice provider the operator configured by that name; left out: unchanged."""
 
 
 class ProviderRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -95,9 +96,14 @@ async def put_settings(request: Request) -> Response:
         retry=body.retry,
         triggers=tuple(dict.fromkeys(body.triggers)),
         caller=body.caller,
-        provider=body.provider,
+        provider=body.provider or "",
     )
     return json_response(await services.phone.put_settings(facility, settings))
+
+
+async def get_settings(request: Request) -> Response:
+    facility = facility_of(request)
+    return json_response(await services_of(request).phone.get_settings(facility))
 
 
 async def status_callback(request: Request) -> Response:
@@ -155,6 +161,20 @@ ROUTES = [
             200: "{facility, calls: [{id, at, info, ticket, number, phone, trigger, attempt, "
             "status, duration, by}]} | text/csv",
             400: "invalid_facility | invalid_query",
+            401: "no, bad or revoked token",
+            403: _PHONE_403,
+            404: "unknown_facility",
+        },
+    ),
+    ApiRoute(
+        "/v1/facilities/{facility}/phone/settings",
+        "GET",
+        get_settings,
+        "Staff: the phone call-out settings",
+        access="staff",
+        responses={
+            200: "{facility, threshold, window, retry, triggers, caller, provider}",
+            400: "invalid_facility",
             401: "no, bad or revoked token",
             403: _PHONE_403,
             404: "unknown_facility",

@@ -233,12 +233,13 @@ async def test_manual_calls_history_csv_and_forged_callbacks(
             "window_from": f"{(hour + 2) % 24:02d}:00",
             "window_to": f"{(hour + 3) % 24:02d}:00",
         }
-        r = await client.put(
-            f"/v1/facilities/{facility}/phone/settings",
-            json={"provider": "sim", **window},
-            headers=staff,
+        r = await client.put(  # the provider left out: the one set before stays (sim)
+            f"/v1/facilities/{facility}/phone/settings", json=window, headers=staff
         )
         assert r.status_code == 200, r.text
+        shown = await client.get(f"/v1/facilities/{facility}/phone/settings", headers=staff)
+        assert shown.status_code == 200 and shown.json()["provider"] == "sim", shown.text
+        assert shown.json()["window"] == [window["window_from"], window["window_to"]]
         before = len(sim.log()["calls"])
         r = await client.post(f"{path}/{yes['id']}/phone-calls", headers=staff)
         assert r.status_code == 409 and r.json()["error"]["code"] == "outside_call_hours"
