@@ -66,6 +66,10 @@ class HubProcess:
             # integration endpoints on loopback (the test peers), retries 500 times sooner
             "JUNBAN_INTEGRATIONS_ALLOW_LOOPBACK": "1",
             "JUNBAN_RETRY_SCALE": "0.002",
+            # the notify and phone groups send through what each hub is configured with
+            # (SMTP, VAPID, its public URL): a test hub runs them only when its test says so,
+            # or a hub without that configuration could take a facility's lease and serve it
+            "JUNBAN_INLINE_WORKERS": "integrations",
             "PYTHONUNBUFFERED": "1",
             **env,
         }
@@ -113,6 +117,12 @@ def redis_url() -> Iterator[str]:
     with server:
         yield server.url
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+WITH_NOTIFY = {"JUNBAN_INLINE_WORKERS": "integrations,notify"}
+"""A hub that also sends notifications (tests/notify, the patient push page)."""
+WITH_PHONE = {"JUNBAN_INLINE_WORKERS": "integrations,phone"}
+"""A hub that also places calls (tests/phone, the call history page)."""
 
 
 def start_hub(redis_url: str, **env: str) -> HubProcess:

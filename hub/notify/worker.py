@@ -139,7 +139,12 @@ class NotifyGroup:
         retries = 0
         for name, (sealed, target) in sorted(targets.items()):
             channel = self.channels.get(name)
-            if channel is None:
+            if channel is None:  # this process lacks that channel's settings: not ours to
+                # drop; retried (then a dead letter the operator sees), never marked sent
+                log.warning(
+                    "notify %s: channel %s is not configured in this process", facility, name
+                )
+                retries += 1
                 continue
             try:
                 result = await channel.send(target, message)

@@ -36,6 +36,7 @@ from hub.notify.rules import Subscribed
 from hub.notify.store import NotifyStore
 from tests.conftest import (
     SECRET,
+    WITH_NOTIFY,
     HubProcess,
     bearer,
     free_port,
@@ -282,6 +283,7 @@ def line_hub(
         JUNBAN_LINE_API=line_server.url, JUNBAN_LINE_TOKEN=TOKEN,
         JUNBAN_LINE_SECRET=CHANNEL_SECRET, JUNBAN_LINE_BASIC_ID=BASIC_ID,
         JUNBAN_SMTP_URL=f"smtp://127.0.0.1:{smtp[1]}", JUNBAN_MAIL_FROM="noreply@junban.example.jp",
+        **WITH_NOTIFY,
     )  # fmt: skip
     yield process
     process.stop()

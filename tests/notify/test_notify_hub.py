@@ -15,7 +15,15 @@ import redis.asyncio as aioredis
 from aiosmtpd.controller import Controller
 
 from hub import keys
-from tests.conftest import HubProcess, bearer, free_port, make_facility, staff_headers, start_hub
+from tests.conftest import (
+    WITH_NOTIFY,
+    HubProcess,
+    bearer,
+    free_port,
+    make_facility,
+    staff_headers,
+    start_hub,
+)
 from tests.notify.conftest import SmtpSink, take_desk, until
 
 NAME, PHONE, ADDRESS = "山田 太郎", "09012345678", "taro.notify@example.jp"
@@ -48,6 +56,7 @@ def _env(smtp: SmtpSink) -> dict[str, str]:
         "JUNBAN_SMTP_URL": f"smtp://127.0.0.1:{smtp.port}",  # type: ignore[attr-defined]
         "JUNBAN_MAIL_FROM": "notify@junban.example.jp",
         "JUNBAN_OUTBOX_SWEEP": "1",
+        **WITH_NOTIFY,
     }
 
 

@@ -26,7 +26,15 @@ from hub.errors import BadRequest, Unprocessable
 from hub.notify.channels import Message
 from hub.notify.webpush import MAX_PAYLOAD, WebPushChannel, load_vapid, payload_of, public_key
 from hub.settings import Settings, SettingsError
-from tests.conftest import HubProcess, bearer, free_port, make_facility, staff_headers, start_hub
+from tests.conftest import (
+    WITH_NOTIFY,
+    HubProcess,
+    bearer,
+    free_port,
+    make_facility,
+    staff_headers,
+    start_hub,
+)
 from tests.notify.conftest import PushService, take_desk, take_web, until
 
 SUBJECT = "mailto:ops@junban.example"
@@ -231,7 +239,7 @@ def test_a_good_subscription_is_kept_as_given(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def push_hub(redis_url: str) -> Iterator[HubProcess]:
-    process = start_hub(redis_url, JUNBAN_VAPID_SUBJECT=SUBJECT)
+    process = start_hub(redis_url, JUNBAN_VAPID_SUBJECT=SUBJECT, **WITH_NOTIFY)
     yield process
     process.stop()
 

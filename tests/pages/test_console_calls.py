@@ -19,6 +19,7 @@ from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.conftest import (
     OPERATOR,
+    WITH_PHONE,
     HubProcess,
     make_facility,
     new_facility_number,
@@ -35,7 +36,7 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 def phone_hub(redis_url: str) -> Iterator[HubProcess]:
     """A hub whose silent calls are reconciled within a second (the demo provider then says
     answered), so the history changes live while the page is open."""
-    process = start_hub(redis_url, JUNBAN_RETRY_SCALE="0.005")
+    process = start_hub(redis_url, JUNBAN_RETRY_SCALE="0.005", **WITH_PHONE)
     yield process
     process.stop()
 

@@ -18,7 +18,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from hub.notify.channels import Message
 from hub.notify.webpush import payload_of
-from tests.conftest import HubProcess, make_facility, start_hub
+from tests.conftest import WITH_NOTIFY, HubProcess, make_facility, start_hub
 from tests.pages.conftest import screenshot
 
 IPHONE_UA = (
@@ -36,7 +36,7 @@ LIST_NOTIFICATIONS = """async () => {
 @pytest.fixture(scope="module")
 def push_hub(redis_url: str) -> Iterator[HubProcess]:
     """A hub with Web Push on (a VAPID subject; the key pair is generated at start)."""
-    process = start_hub(redis_url, JUNBAN_VAPID_SUBJECT="mailto:ops@junban.example")
+    process = start_hub(redis_url, JUNBAN_VAPID_SUBJECT="mailto:ops@junban.example", **WITH_NOTIFY)
     yield process
     process.stop()
 

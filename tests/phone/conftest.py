@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import HubProcess, free_port, short_tempdir
+from tests.conftest import WITH_PHONE, HubProcess, free_port, short_tempdir
 
 PEERS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "peers")
 SIM_SID = "AC" + "5" * 32
@@ -80,6 +80,7 @@ def phone_hub(redis_url: str) -> HubProcess:
     process = HubProcess({"JUNBAN_REDIS_URL": redis_url}, short_tempdir())
     process.env.update(
         JUNBAN_PUBLIC_URL=process.base_url,
+        **WITH_PHONE,
         JUNBAN_OUTBOX_SWEEP="0.3",
         JUNBAN_RETRY_SCALE="0.01",  # the 3-minute retry after 1.8 s, reconciliation after 1.2 s
     )
