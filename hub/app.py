@@ -55,11 +55,11 @@ from hub.queue.scheduler import Scheduler
 from hub.queue.service import QueueService
 from hub.queue.store import QueueStore
 from hub.ratelimit import RateLimiter
+from hub.routes import API_ROUTES as API_ROUTES  # re-exported: apidocs, tests
 from hub.settings import Settings
 from hub.shortlinks import ShortLinkService, ShortLinkStore
 from hub.staff import StaffService
 from hub.web import ops, pages
-from hub.web.api import API_ROUTES as API_ROUTES  # re-exported: apidocs, tests
 from hub.web.cors import PublicCORS
 from hub.web.openapi import build_openapi
 from hub.web.routing import json_response, serve
