@@ -25,6 +25,7 @@ from hub import __version__, usercli
 from hub.auth import ROLES, Tokens, load_secret
 from hub.channels.protocol import MAX_FRAME_BYTES
 from hub.embedded_redis import EmbeddedRedis, EmbeddedRedisError, find_server_binary
+from hub.outbox import workercli
 from hub.settings import Settings
 
 if TYPE_CHECKING:
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "users":
         return usercli.run(settings, args)
     if args.command == "worker":
-        return _worker(settings, tuple(args.groups))
+        return workercli.run(settings, tuple(args.groups))
     return _serve(settings, args)
 
 
@@ -258,39 +259,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker(settings: Settings, groups: tuple[str, ...]) -> int:
-    """``junban worker <group>…``: only the outbox runner of those groups, until SIGTERM."""
-    if settings.redis_url is None:
-        print("junban worker: needs JUNBAN_REDIS_URL (the hubs' Redis)", file=sys.stderr)
-        return 2
-    return asyncio.run(_run_worker(settings, groups))
-
-
-async def _run_worker(settings: Settings, groups: tuple[str, ...]) -> int:
-    from hub.app import build_services
-
-    services = build_services(settings)
-    try:
-        runner = services.outbox_runner(groups)
-    except ValueError as exc:
-        print(f"junban worker: {exc}", file=sys.stderr)
-        await services.redis.aclose()
-        return 2
-    task = asyncio.create_task(runner.run(), name="outbox")
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, task.cancel)
-    log.info("outbox worker %s serving %s", runner.consumer, ", ".join(groups))
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
-    finally:
-        await services.redis.aclose()
-    log.info("outbox worker stopped")
-    return 0
-
-
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -385,6 +353,8 @@ async def _seed_demo(settings: Settings) -> None:
         f"  staff console  {base}/console/1234   (user {DEMO_USER!r}, password {DEMO_PASSWORD!r})\n"
         f"  settings       {base}/console/1234/settings\n"
         f"  staff accounts {base}/console/1234/staff   (the demo user is the clinic's admin)\n"
+        f"  integrations   {base}/console/1234/integrations   (webhooks, EMR, API keys)\n"
+        f"  call history   {base}/console/1234/calls   (phone call-out option)\n"
         f"  monitor (TV)   {base}/monitor/1234#token={monitor}\n"
         f"  kiosk          {base}/kiosk/1234   (pair it with a code from the console)\n"
         f"  QR poster      {base}/poster/1234\n"

@@ -310,3 +310,28 @@ async def test_a_refused_connection_is_retried(client: httpx.AsyncClient) -> Non
     assert all(r["result"] == "retry" and r["status"] is None for r in rows)
     assert "ConnectError" in rows[-1]["detail"]
     assert {r["event"] for r in rows} == {rows[0]["event"]}
+
+
+async def test_an_unresolvable_host_is_a_failed_attempt_in_the_log(
+    client: httpx.AsyncClient,
+) -> None:
+    """A name that does not resolve (no DNS, a typo) is an attempt like a refused one: in
+    the delivery log, retried on the schedule (it once stopped the dispatcher unlogged)."""
+    facility = await make_facility(client, ("01",))
+    r = await client.post(
+        f"/v1/facilities/{facility}/integrations/endpoints",
+        json={"kind": "webhook", "url": "https://no-such-host.invalid/hook"},
+        headers=staff_headers(facility),
+    )
+    assert r.status_code == 201, r.text
+    await take(client, facility)
+    rows = await until(lambda: deliveries(client, facility))
+    assert rows[0]["type"] == "ticket.issued" and rows[0]["result"] == "retry", rows
+    assert "no-such-host.invalid" in rows[0]["detail"]
+    more = await until(lambda: _at_least(client, facility, 2))
+    assert {row["event"] for row in more} == {rows[0]["event"]}  # the same event, retried
+
+
+async def _at_least(client: httpx.AsyncClient, facility: str, n: int) -> list[Any] | None:
+    rows = await deliveries(client, facility)
+    return rows if len(rows) >= n else None
