@@ -58,17 +58,19 @@ CHECK_S = 1.0
 class _Fresh:
     """What one dispatcher read of its lease and endpoint, and when (``_step``)."""
 
-    __slots__ = ("at", "endpoint")
+    __slots__ = ("at", "endpoint", "record")
 
     def __init__(self) -> None:
         self.at = 0.0
         self.endpoint: Endpoint | None = None
+        self.record: Facility | None = None
 
 
 Annotate = Callable[[str, str, str, str], Awaitable[None]]
 """``QueueActions.annotate(info, ticket_id, key, value)``."""
 RecordOf = Callable[[str], Awaitable[Facility | None]]
-"""``FacilityStore.cached``: the facility's record (suspension, options), cached ~2 s."""
+"""``FacilityStore.get``: the facility's record (suspension, options), read from Redis (the
+per-process cache serves a stale record once after a long idle time)."""
 
 
 def may_send(record: Facility | None, kind: str) -> bool:
@@ -196,11 +198,12 @@ class IntegrationsGroup:
             if not await self._holds_lease(facility):
                 return False
             fresh.endpoint = await self.endpoints.get(facility, endpoint_id)
-            fresh.at = now
+            fresh.record = await self.record_of(facility)  # read, not cached: a suspension
+            fresh.at = now  # made on another hub holds the next event
         endpoint = fresh.endpoint
         if endpoint is None or not endpoint.enabled:
             return False
-        if not may_send(await self.record_of(facility), endpoint.kind):
+        if not may_send(fresh.record, endpoint.kind):
             await asyncio.sleep(POLL_S)  # suspended or option gone: hold, send nothing
             return True
         queue = keys.endpoint_queue(facility, endpoint_id)

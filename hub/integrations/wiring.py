@@ -66,7 +66,7 @@ def build_integrations(
             client,
             endpoints,
             queues.annotate,
-            facilities.cached,
+            facilities.get,
             consumer=consumer_name(),
             retry_scale=settings.retry_scale,
         ),
