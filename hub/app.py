@@ -141,11 +141,9 @@ class Services:
         self._contract_keeper = asyncio.create_task(self._keep_contracts(), name="contracts")
         self._scheduler = asyncio.create_task(self.scheduler.run_forever(), name="scheduler")
         workers = self.settings.inline_workers  # the outbox groups that run in this process
-        self._outbox = start_inline(self.redis, self.outbox_groups, workers, *self._outbox_env)
-
-    @property
-    def _outbox_env(self) -> tuple[FacilityStore, Settings]:
-        return self.facility_store, self.settings
+        self._outbox = start_inline(
+            self.redis, self.outbox_groups, workers, self.facility_store, self.settings
+        )
 
     def outbox_runner(self, names: tuple[str, ...]) -> OutboxRunner:
         """The outbox runner of the named groups (``ValueError`` names an unknown one)."""

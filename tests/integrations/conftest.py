@@ -3,9 +3,7 @@ the FHIR server, the webhook receiver), each a real server in a subprocess."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.peerproc import PeerProcess
 
 PEERS = Path(__file__).resolve().parents[1] / "peers"
 
@@ -24,39 +23,14 @@ ORCA_USER = "ormaster"
 ORCA_PASSWORD = "orca-test-password"
 
 
-class OrcaFake:
+class OrcaFake(PeerProcess):
     """The fake ORCA in its own process: ``url`` is its base URL; ``control`` scripts it."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
+    script = "orca_fake.py"
+    label = "the ORCA fake"
 
-    def start(self, timeout: float = 15.0) -> OrcaFake:
-        env = {**os.environ, "ORCA_FAKE_USER": ORCA_USER, "ORCA_FAKE_PASSWORD": ORCA_PASSWORD}
-        command = [sys.executable, str(PEERS / "orca_fake.py"), "--port", str(self.port)]
-        self.proc = subprocess.Popen(command, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("the ORCA fake exited early")
-            try:
-                if httpx.get(self.url + "/_health", timeout=0.5).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("the ORCA fake did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def env(self) -> dict[str, str]:
+        return {"ORCA_FAKE_USER": ORCA_USER, "ORCA_FAKE_PASSWORD": ORCA_PASSWORD}
 
     def control(self, **change: Any) -> None:
         r = httpx.post(self.url + "/_control", json=change, timeout=5)

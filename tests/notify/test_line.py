@@ -13,8 +13,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -45,6 +43,7 @@ from tests.conftest import (
     start_hub,
 )
 from tests.notify.conftest import SmtpSink, take_web, until
+from tests.peerproc import PeerProcess
 
 PEERS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "peers")
 TOKEN = "line-test-token"
@@ -52,35 +51,14 @@ CHANNEL_SECRET = "line-channel-secret-for-tests"
 BASIC_ID = "@123abcde"
 
 
-class LineFake:
+class LineFake(PeerProcess):
     """tests/peers/line_fake.py in its own process."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
+    script = "line_fake.py"
+    label = "the LINE fake"
 
-    def start(self, timeout: float = 15.0) -> LineFake:
-        env = {**os.environ, "LINE_FAKE_TOKEN": TOKEN}
-        command = [sys.executable, os.path.join(PEERS, "line_fake.py"), "--port", str(self.port)]
-        self.proc = subprocess.Popen(command, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("the LINE fake exited early")
-            try:
-                if httpx.get(self.url + "/_health", timeout=0.5).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("the LINE fake did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+    def env(self) -> dict[str, str]:
+        return {"LINE_FAKE_TOKEN": TOKEN}
 
     def control(self, **change: Any) -> None:
         assert httpx.post(self.url + "/_control", json=change, timeout=5).status_code == 200

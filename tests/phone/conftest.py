@@ -5,54 +5,26 @@ address (callbacks are signed over it), sweeping its outbox often."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import WITH_PHONE, HubProcess, free_port, short_tempdir
+from tests.conftest import WITH_PHONE, HubProcess, short_tempdir
+from tests.peerproc import PeerProcess
 
 PEERS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "peers")
 SIM_SID = "AC" + "5" * 32
 SIM_TOKEN = "sim-auth-token-0123456789"
 
 
-class CallSimulator:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
+class CallSimulator(PeerProcess):
+    script = "call_simulator.py"
+    label = "the call simulator"
 
-    def start(self, timeout: float = 15.0) -> CallSimulator:
-        env = {**os.environ, "SIM_ACCOUNT_SID": SIM_SID, "SIM_AUTH_TOKEN": SIM_TOKEN}
-        command = [
-            sys.executable,
-            os.path.join(PEERS, "call_simulator.py"),
-            "--port",
-            str(self.port),
-        ]
-        self.proc = subprocess.Popen(command, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("the call simulator exited early")
-            try:
-                if httpx.get(self.url + "/_health", timeout=0.5).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("the call simulator did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+    def env(self) -> dict[str, str]:
+        return {"SIM_ACCOUNT_SID": SIM_SID, "SIM_AUTH_TOKEN": SIM_TOKEN}
 
     def control(self, **change: Any) -> None:
         assert httpx.post(self.url + "/_control", json=change, timeout=5).status_code == 200
