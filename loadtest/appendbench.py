@@ -157,6 +157,7 @@ class AppendBench:
             state.info,
             entry.kinds,
             state.info.partition("-")[0],
+            outbox.WAKE_WINDOW_MS,
             event.kind,
             encode_event(event),
         ]

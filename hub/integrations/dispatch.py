@@ -132,6 +132,8 @@ class IntegrationsGroup:
 
     async def handle(self, facility: str, entries: list[OutboxEntry]) -> None:
         enabled = [e for e in await self.endpoints.list(facility) if e.enabled]
+        if not enabled:
+            return  # nothing to queue: the consumer acknowledges the entries
         async with self.redis.pipeline(transaction=True) as pipe:
             for entry in entries:
                 for event in events_of(entry):

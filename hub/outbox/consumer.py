@@ -3,21 +3,26 @@ which serves one group of one facility at a time as that (facility, group)'s lea
 
 One serve pass (``GroupConsumer.serve``):
 
-1. Take or renew the lease ``jb:{F}:outbox:lease:{group}`` (``SET … NX PX``; renewed only
-   by its holder, ``outbox_lease.lua``). Not the holder: nothing to do here.
-2. Recover what is pending in the group: entries delivered ``MAX_DELIVERIES`` times that
+1. Take or renew the lease ``jb:{F}:outbox:lease:{group}`` (one ``outbox_lease.lua`` call:
+   ``SET … PX`` when free, renewed only by its holder). Not the holder: nothing to do here.
+2. Recover what is pending in the group (skipped by a wake-up pass when this consumer's
+   last pass ended cleanly and it kept the lease): entries delivered ``MAX_DELIVERIES`` times that
    are still pending (this consumer's, or another's idle for ``idle_ms``) go to the dead
    letters ``jb:{F}:outbox:dead`` and are acknowledged in one call (``outbox_dead.lua``);
    entries another consumer read and left idle for ``idle_ms`` (it crashed or stalled) are
    claimed (``XAUTOCLAIM … JUSTID``); then this consumer's own pending entries are handled
    again, one at a time, in stream order (a batch that failed is retried entry by entry, so
    one poison entry does not take its neighbours to the dead letters).
-3. Read new entries (``XREADGROUP … COUNT 100 … >``), hand each batch to the group and
-   acknowledge it; a batch that raises is left pending and the pass stops (order holds:
-   nothing after it is handled first).
-4. ``group.idle(facility)``.
+3. When the group does not ``want`` the facility (no endpoint, no subscription, no option),
+   its position moves to the stream's last entry (``XGROUP SETID``, the id read before the
+   question) and the pass ends: a pass then costs the same however many entries came.
+4. Read new entries (``XREADGROUP … COUNT 100 … >``), hand each batch to the group and
+   acknowledge it, until a read returns fewer than 100; a batch that raises is left pending
+   and the pass stops (order holds: nothing after it is handled first).
+5. ``group.idle(facility)``.
 
-The lease is renewed before each read and every ``lease_ms / 3`` while the group works; a
+The lease is renewed before a read once ``lease_ms / 3`` has passed since it was last taken
+or renewed, and every ``lease_ms / 3`` while the group works; a
 holder that finds it lost stops at once (the work in flight is cancelled, unacknowledged).
 """
 
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Iterable
 from importlib import resources
 from typing import Any, Literal, Protocol, TypeVar, cast
@@ -46,9 +52,11 @@ DEAD_MAXLEN = 10_000
 """Approximate cap on one facility's dead letters (kept until replayed; a safety net)."""
 
 T = TypeVar("T")
-Outcome = Literal["busy", "done", "failed", "lost"]
-"""``busy``: another consumer holds the lease; ``done``: served; ``failed``: the group
-raised (entries left pending, retried on the next pass); ``lost``: the lease was lost."""
+Outcome = Literal["busy", "done", "skipped", "failed", "lost"]
+"""``busy``: another consumer holds the lease; ``done``: served; ``skipped``: served, but
+the group does not want the facility (its position moved to the end, step 3); ``failed``:
+the group raised (entries left pending, retried on the next pass); ``lost``: the lease was
+lost."""
 
 
 class Group(Protocol):
@@ -57,7 +65,8 @@ class Group(Protocol):
     name: str
 
     async def wants(self, facility: str) -> bool:
-        """Whether the 30 s sweep should serve this facility (woken ones are always served)."""
+        """Whether the group has anything to do for this facility: the 30 s sweep serves only
+        those; a pass of one it does not want skips the entries and ``idle``."""
         ...
 
     async def handle(self, facility: str, entries: list[OutboxEntry]) -> None:
@@ -113,14 +122,17 @@ class GroupConsumer:
         self._dead = redis.register_script(_lua("outbox_dead.lua"))
         self._errors: dict[tuple[str, str], str] = {}
         """(facility, entry id) -> the last error the group raised on it (this process)."""
+        self._clean: set[str] = set()
+        """Facilities whose last pass here ended ``done`` (nothing of this consumer pending)."""
 
     # ---- the lease ----------------------------------------------------------------------
 
     async def take_lease(self, facility: str) -> Literal["acquired", "renewed"] | None:
+        """Take the lease, or renew it when this consumer holds it (one call); None when
+        another consumer holds it."""
         lease = keys.outbox_lease(facility, self.group.name)
-        if await self.redis.set(lease, self.consumer, nx=True, px=self.lease_ms):
-            return "acquired"
-        return "renewed" if await self.renew(facility) else None
+        held = await self._lease(keys=[lease], args=[self.consumer, "take", self.lease_ms])
+        return "acquired" if held == 2 else "renewed" if held == 1 else None
 
     async def renew(self, facility: str) -> bool:
         lease = keys.outbox_lease(facility, self.group.name)
@@ -153,26 +165,57 @@ class GroupConsumer:
 
     # ---- one pass -------------------------------------------------------------------------
 
-    async def serve(self, facility: str) -> Outcome:
-        """One serve pass over the facility's outbox for this group (module docstring)."""
-        if await self.take_lease(facility) is None:
+    async def serve(self, facility: str, *, recover: bool = True) -> Outcome:
+        """One serve pass over the facility's outbox for this group (module docstring).
+        ``recover=False`` (a wake-up pass) skips step 2 when this consumer's last pass of
+        the facility ended cleanly and it still held the lease: nothing of its own is
+        pending then, and others' idle entries wait for the next sweep's pass."""
+        clean = facility in self._clean
+        self._clean.discard(facility)
+        taken = await self.take_lease(facility)
+        if taken is None:
             return "busy"
+        renewed = time.monotonic()
         try:
-            if not await self._recover(facility):
-                return "failed"
-            while True:
-                if not await self.renew(facility):
-                    return "lost"
-                batch = await self._read(facility, ">")
-                if not batch:
-                    break
-                if not await self._handle(facility, batch):
+            if recover or taken == "acquired" or not clean:
+                if not await self._recover(facility):
                     return "failed"
+                renewed = time.monotonic()
+            if await self._skip_unwanted(facility):
+                self._clean.add(facility)
+                return "skipped"
+            while True:
+                if time.monotonic() - renewed >= self.lease_ms / 3000:
+                    if not await self.renew(facility):
+                        return "lost"
+                    renewed = time.monotonic()
+                batch = await self._read(facility, ">")
+                if batch and not await self._handle(facility, batch):
+                    return "failed"
+                if len(batch) < READ_COUNT:
+                    break
             await self._holding(facility, self.group.idle(facility))
         except LeaseLost:
             log.warning("outbox %s of %s: lease lost mid-pass", self.group.name, facility)
             return "lost"
+        self._clean.add(facility)
         return "done"
+
+    async def _skip_unwanted(self, facility: str) -> bool:
+        """When the group does not ``want`` the facility, move its position to the last entry
+        (read before asking, so an entry added after the answer is read as usual) instead of
+        reading and acknowledging every entry: True, and there is nothing else to do."""
+        stream = keys.outbox(facility)
+        last = cast(list[tuple[bytes, Any]], await self.redis.xrevrange(stream, count=1))
+        if not last or await self.group.wants(facility):
+            return False
+        try:
+            await self.redis.xgroup_setid(stream, self.group.name, last[0][0])
+        except ResponseError as exc:
+            if not _is_nogroup(exc):
+                raise
+            await ensure_groups(self.redis, facility, [self.group.name])
+        return True
 
     async def _read(
         self, facility: str, start: str | bytes, count: int = READ_COUNT

@@ -8,6 +8,21 @@ from typing import Any
 import msgspec
 
 _decoder = msgspec.msgpack.Decoder()
+BODY_CACHE = 1024
+"""Decoded bodies kept per process: each group of a process reads the same entries (one
+decode for all of them). Consumers only read a body, never change it."""
+_bodies: dict[bytes, Any] = {}
+
+
+def _decode(raw: bytes) -> Any:
+    """The decoded ``e`` (shared by every group that reads the same entry here)."""
+    body = _bodies.get(raw)
+    if body is None:
+        body = _decoder.decode(raw)
+        if len(_bodies) >= BODY_CACHE:
+            del _bodies[next(iter(_bodies))]  # the oldest first
+        _bodies[raw] = body
+    return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +55,7 @@ def parse_entry(
     text = {_text(k): v for k, v in fields.items()}
     try:
         raw_body = text["e"]
-        body = _decoder.decode(raw_body if isinstance(raw_body, bytes) else raw_body.encode())
+        body = _decode(raw_body if isinstance(raw_body, bytes) else raw_body.encode())
         kinds = _text(text.get("kinds"))
         entry = OutboxEntry(
             id=_text(entry_id),

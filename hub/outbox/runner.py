@@ -2,9 +2,16 @@
 names groups, or alone as ``junban worker <group>…``). It serves, for each group it runs:
 
 - every facility named on ``jb:outbox:wake`` (its own pub/sub connection), whether or not
-  the group ``wants`` it, so a group's position never lags behind its stream;
+  the group ``wants`` it, so a group's position never lags behind its stream (one it does
+  not want moves its position without reading, ``GroupConsumer.serve``). Wakes are
+  coalesced at both ends: ``append.lua`` publishes a queue's wake-up at most every
+  ``WAKE_WINDOW_MS`` (100 ms), and a wake-up here asks for a pass of each group now and
+  one more after that window (which reads the commits it did not announce); passes of one
+  (facility, group) are at least ``wake_gap_s`` (0.1 s) apart, ``unwanted_gap_s`` (1 s)
+  while the group has nothing to do there, so a busy clinic's commits share passes;
 - every ``sweep_s`` (30 s), each facility of ``jb:facilities`` the group ``wants``: a
-  wake missed while the link was down, entries left pending, a lease that lapsed.
+  wake missed while the link was down, entries left pending (a sweep's pass recovers them
+  where a wake's pass may skip that step, ``GroupConsumer.serve``), a lease that lapsed.
 
 The sweep also creates missing consumer groups (at ``$``, once per facility and process)
 and trims each outbox to ``retention_s`` (8 days, ``XTRIM MINID``) once a day, guarded by a
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -30,6 +38,7 @@ from redis.exceptions import RedisError
 from hub import keys
 from hub.outbox.consumer import Group, GroupConsumer, ensure_groups
 from hub.queue.facilities import FacilityStore
+from hub.queue.outbox import WAKE_WINDOW_MS
 from hub.settings import Settings
 
 log = logging.getLogger("junban")
@@ -41,6 +50,13 @@ RETENTION_S = 8 * 86400
 """Outbox entries are kept 8 days (they carry names and phone numbers)."""
 SERVERS = 8
 """Facilities served at once by one process."""
+WAKE_GAP_S = 0.1
+"""Least time between two wake-up passes of one (facility, group)."""
+UNWANTED_GAP_S = 1.0
+"""The same for a group whose last pass found it had nothing to do for the facility (no
+endpoint, subscription or option): its position then follows the stream within a second."""
+TRAIL_S = 0.01
+"""Margin of the second pass after ``WAKE_WINDOW_MS``."""
 RETRY_S = 5.0
 """A (facility, group) whose pass failed is served again this long after (or at the next
 sweep when that comes sooner)."""
@@ -65,6 +81,8 @@ class OutboxRunner:
         idle_ms: int = 60_000,
         sweep_s: float = 30.0,
         retention_s: float = RETENTION_S,
+        wake_gap_s: float = WAKE_GAP_S,
+        unwanted_gap_s: float = UNWANTED_GAP_S,
     ) -> None:
         self.redis = redis
         self.facilities = facility_store
@@ -76,6 +94,18 @@ class OutboxRunner:
         self.sweep_s = sweep_s
         self.retry_s = min(RETRY_S, sweep_s)
         self.retention_s = retention_s
+        self.wake_gap_s = wake_gap_s
+        self.unwanted_gap_s = unwanted_gap_s
+        self._woken: dict[tuple[str, str], float] = {}
+        """(facility, group) -> when its last wake-up pass was requested (monotonic)."""
+        self._due: dict[tuple[str, str], asyncio.TimerHandle] = {}
+        """(facility, group)s whose next wake-up pass waits for its gap."""
+        self._need: dict[tuple[str, str], float] = {}
+        """(facility, group) -> a wake-up pass must start at or after this time."""
+        self._unwanted: set[tuple[str, str]] = set()
+        """(facility, group)s whose last pass was ``skipped`` (``GroupConsumer.serve``)."""
+        self._recover: set[tuple[str, str]] = set()
+        """(facility, group)s whose next pass must recover pending entries (sweep, retry)."""
         self.ensured: set[str] = set()
         """Facilities whose groups this process has made sure of."""
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
@@ -116,18 +146,53 @@ class OutboxRunner:
                         await self.consumers[group].release(facility, pipe)
                     await pipe.execute()
 
-    def request(self, facility: str, group: str) -> None:
-        """Serve ``group`` of ``facility`` soon (once, however often it is asked meanwhile)."""
+    def request(self, facility: str, group: str, *, recover: bool = False) -> None:
+        """Serve ``group`` of ``facility`` soon (once, however often it is asked meanwhile);
+        ``recover``: with the pending entries' recovery (``GroupConsumer.serve``)."""
         key = (facility, group)
+        if recover:
+            self._recover.add(key)
         if key in self._serving:
             self._again.add(key)
         elif key not in self._queued:
             self._queued.add(key)
             self._queue.put_nowait(key)
 
-    def request_all(self, facility: str) -> None:
+    def wake(self, facility: str) -> None:
+        """A wake-up for ``facility``: each group is served now (or once its gap since its
+        last wake-up pass is over) and again ``wake_gap_s`` later: append.lua publishes a
+        queue's wake-up at most every ``WAKE_WINDOW_MS``, so the commits of that window are
+        read by the second pass."""
+        now = time.monotonic()
+        need = now + WAKE_WINDOW_MS / 1000 + TRAIL_S
         for group in self.consumers:
-            self.request(facility, group)
+            key = (facility, group)
+            self._need[key] = max(self._need.get(key, 0.0), need)
+            if key not in self._due:
+                gap = self._gap(key)
+                self._arm(key, max(now, self._woken.get(key, -gap) + gap), now)
+
+    def _gap(self, key: tuple[str, str]) -> float:
+        return self.unwanted_gap_s if key in self._unwanted else self.wake_gap_s
+
+    def _arm(self, key: tuple[str, str], at: float, now: float) -> None:
+        if at <= now:
+            self._fire(key)
+        else:
+            self._due[key] = asyncio.get_running_loop().call_later(at - now, self._fire, key)
+
+    def _fire(self, key: tuple[str, str]) -> None:
+        """A wake-up pass of (facility, group) is due: request it, and arm the next one when
+        a wake-up still needs a later pass."""
+        self._due.pop(key, None)
+        now = time.monotonic()
+        self._woken[key] = now
+        self.request(*key)
+        need = self._need.get(key, 0.0)
+        if need > now:
+            self._arm(key, max(need, now + self._gap(key)), now)
+        else:
+            self._need.pop(key, None)
 
     async def _serve_forever(self) -> None:
         while True:
@@ -148,14 +213,21 @@ class OutboxRunner:
                 self._again.discard(key)
                 self.request(*key)
             elif outcome == "failed":
-                asyncio.get_running_loop().call_later(self.retry_s, self.request, *key)
+                again = functools.partial(self.request, *key, recover=True)
+                asyncio.get_running_loop().call_later(self.retry_s, again)
 
     async def _serve(self, facility: str, group: str) -> str:
         if facility not in self.ensured:
             await self.ensure(facility)
         self._held[facility, group] = time.monotonic()  # maybe: released on the way out
-        outcome = await self.consumers[group].serve(facility)
-        if outcome in ("done", "failed"):
+        recover = (facility, group) in self._recover
+        self._recover.discard((facility, group))
+        outcome = await self.consumers[group].serve(facility, recover=recover)
+        if outcome == "skipped":
+            self._unwanted.add((facility, group))
+        else:
+            self._unwanted.discard((facility, group))
+        if outcome in ("done", "failed", "skipped"):
             self._held[facility, group] = time.monotonic()
         else:
             self._held.pop((facility, group), None)
@@ -196,6 +268,8 @@ class OutboxRunner:
 
     async def sweep(self, now: float) -> None:
         """Groups made sure of, outboxes trimmed, and wanted facilities served."""
+        ago = time.monotonic() - max(self.wake_gap_s, self.unwanted_gap_s)
+        self._woken = {k: at for k, at in self._woken.items() if at > ago or k in self._due}
         for facility in await self.facilities.numbers():
             try:
                 if facility not in self.ensured:
@@ -203,7 +277,7 @@ class OutboxRunner:
                 await self.trim(facility, now)
                 for name, consumer in self.consumers.items():
                     if await consumer.group.wants(facility):
-                        self.request(facility, name)
+                        self.request(facility, name, recover=True)
             except (RedisError, OSError) as exc:
                 log.warning("outbox sweep of %s: %s", facility, exc)
             except Exception:  # one facility's failure never stops the sweep
@@ -247,7 +321,7 @@ class OutboxRunner:
                 data = message["data"]
                 facility = data.decode() if isinstance(data, bytes) else str(data)
                 if facility.isdigit():
-                    self.request_all(facility)
+                    self.wake(facility)
             if time.monotonic() - last_ping >= 5.0:
                 last_ping = time.monotonic()
                 await pubsub.ping()

@@ -23,6 +23,10 @@ from hub.queue.events import Event
 from hub.queue.model import QueueState
 from hub.queue.views import ticket_staff
 
+WAKE_WINDOW_MS = 100
+"""``append.lua`` publishes a queue's outbox wake-up at most this often (the queue hash's
+``wk`` field holds the stream time of the last one); a runner that hears a wake-up serves
+the facility again after this window (``hub/outbox/runner.py``)."""
 SILENT_KINDS = frozenset({"ticket_annotated"})
 """Event kinds that never go to the outbox."""
 ORDER_KINDS = frozenset(

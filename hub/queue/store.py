@@ -9,7 +9,8 @@ trip, so a snapshot need not be written on every append: its size grows with the
 
 The same call XADDs the batch's entry to the facility's outbox (``hub/queue/outbox.py``:
 one entry per committed batch, none for a refused one) and publishes the facility's number
-on ``keys.OUTBOX_WAKE``: a transactional outbox, at the cost of one XADD and one PUBLISH.
+on ``keys.OUTBOX_WAKE`` (at most every ``outbox.WAKE_WINDOW_MS`` per queue): a transactional
+outbox, at the cost of one XADD and, now and then, one PUBLISH.
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ class QueueStore:
             state.info,
             entry.kinds if entry else "",
             facility,
+            outbox.WAKE_WINDOW_MS,
         ]
         for event, data in zip(events, encoded, strict=True):
             argv += [event.kind, data]

@@ -75,9 +75,16 @@ class RecordingGroup:
 
 
 async def append(
-    redis: aioredis.Redis, facility: str, count: int, *, kinds: str = "ticket_issued", v0: int = 0
+    redis: aioredis.Redis,
+    facility: str,
+    count: int,
+    *,
+    kinds: str = "ticket_issued",
+    v0: int = 0,
+    wake: bool = True,
 ) -> list[str]:
-    """``count`` outbox entries as append.lua writes them, then the wake; their ids."""
+    """``count`` outbox entries as append.lua writes them, then the wake (unless ``wake`` is
+    False: append.lua publishes at most one per window); their ids."""
     ids = []
     for n in range(count):
         body = {"day": "2026-12-07", "events": [[kinds.split(",")[0], {"n": n}]], "tickets": {}}
@@ -89,7 +96,8 @@ async def append(
             "e": msgspec.msgpack.encode(body),
         }
         ids.append((await redis.xadd(keys.outbox(facility), fields)).decode())  # type: ignore[arg-type]
-    await redis.publish(keys.OUTBOX_WAKE, facility)
+    if wake:
+        await redis.publish(keys.OUTBOX_WAKE, facility)
     return ids
 
 

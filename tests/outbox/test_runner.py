@@ -1,6 +1,7 @@
 """The outbox runner in this process against a real Redis: every group sees every entry, in
 order; a poison entry goes to the dead letters after 5 deliveries and can be replayed; the
-outbox is trimmed to 8 days once a day; leases are given back on the way out."""
+outbox is trimmed to 8 days once a day; leases are given back on the way out; the wakes of
+a busy facility share passes; a group skips the entries of a facility it does not want."""
 
 from __future__ import annotations
 
@@ -204,3 +205,80 @@ async def test_one_failing_facility_does_not_stop_the_others(
 
 async def _ensured(runner: OutboxRunner, facility: str) -> bool:
     return facility in runner.ensured
+
+
+async def test_the_wakes_of_a_busy_facility_share_passes(
+    redis: aioredis.Redis, facility: str, running: list[asyncio.Task[None]]
+) -> None:
+    group = RecordingGroup(redis, "alpha", {facility}, ME)
+    await ensure_groups(redis, facility, ["alpha"])
+    runner = runner_of(redis, [group], sweep_s=60)
+    running.append(asyncio.create_task(runner.run()))
+    await until(lambda: _ensured(runner, facility), 5, "the first sweep")
+    passes = runner.passes
+    ids: list[str] = []
+    for n in range(40):  # a wake every 10 ms for 0.4 s
+        ids += await append(redis, facility, 1, v0=n)
+        await asyncio.sleep(0.01)
+
+    async def seen() -> bool:
+        return len(await entries_of(redis, seen_key(facility, "alpha"))) == len(ids)
+
+    await until(seen, 5, "every entry")
+    assert [i for i, _ in await entries_of(redis, seen_key(facility, "alpha"))] == ids
+    assert runner.passes - passes <= 12  # one pass per 0.1 s at most, not one per wake
+
+
+async def test_a_group_skips_the_entries_of_a_facility_it_does_not_want(
+    redis: aioredis.Redis, facility: str, running: list[asyncio.Task[None]]
+) -> None:
+    alpha = RecordingGroup(redis, "alpha", {facility}, ME)
+    beta = RecordingGroup(redis, "beta", set(), ME)  # no endpoint, no subscription …
+    await ensure_groups(redis, facility, ["alpha", "beta"])
+    runner = runner_of(redis, [alpha, beta], sweep_s=60)
+    running.append(asyncio.create_task(runner.run()))
+    await until(lambda: _ensured(runner, facility), 5, "the first sweep")
+    early = await append(redis, facility, 5)
+
+    async def alpha_saw(count: int) -> bool:
+        return len(await entries_of(redis, seen_key(facility, "alpha"))) == count
+
+    await until(lambda: alpha_saw(5), 5, "alpha to see 5 entries")
+    stream = keys.outbox(facility)
+
+    async def beta_moved() -> bool:
+        groups = {g["name"]: g for g in await redis.xinfo_groups(stream)}
+        return bool(groups[b"beta"]["last-delivered-id"] == early[-1].encode())
+
+    await until(beta_moved, 5, "beta's position at the last entry")
+    groups = {g["name"]: g for g in await redis.xinfo_groups(stream)}
+    assert groups[b"beta"]["pending"] == 0 and groups[b"beta"]["lag"] == 0
+    assert await entries_of(redis, started_key(facility, "beta")) == []
+    assert beta.idle_calls == 0
+    beta.facilities.add(facility)  # now it has something to do: only what comes after
+    later = await append(redis, facility, 2, v0=5)
+
+    async def beta_saw() -> bool:
+        return len(await entries_of(redis, seen_key(facility, "beta"))) == 2
+
+    await until(beta_saw, 5, "beta to see the 2 later entries")
+    assert [i for i, _ in await entries_of(redis, seen_key(facility, "beta"))] == later
+
+
+async def test_the_commits_a_wake_did_not_announce_are_read_one_window_later(
+    redis: aioredis.Redis, facility: str, running: list[asyncio.Task[None]]
+) -> None:
+    group = RecordingGroup(redis, "alpha", {facility}, ME)
+    await ensure_groups(redis, facility, ["alpha"])
+    runner = runner_of(redis, [group], sweep_s=60)  # no sweep to fall back on
+    running.append(asyncio.create_task(runner.run()))
+    await until(lambda: _ensured(runner, facility), 5, "the first sweep")
+    ids = await append(redis, facility, 1)
+    await asyncio.sleep(0.02)
+    ids += await append(redis, facility, 3, v0=1, wake=False)  # in the window: no wake
+
+    async def seen() -> bool:
+        return len(await entries_of(redis, seen_key(facility, "alpha"))) == len(ids)
+
+    await until(seen, 2, "the unannounced entries")
+    assert [i for i, _ in await entries_of(redis, seen_key(facility, "alpha"))] == ids

@@ -184,25 +184,37 @@ async def test_500_takes_add_only_a_handful_of_entries(redis: aioredis.Redis) ->
     assert written[-1][1]["e"]["waiting"] == (await actions.store.load(info)).waiting  # type: ignore[union-attr]
 
 
-async def test_the_wake_is_published_after_each_entry_and_not_for_annotations(
+async def test_the_wake_is_published_once_per_window_and_not_for_annotations(
     redis: aioredis.Redis, redis_url: str
 ) -> None:
     actions = await actions_on(redis)
     number = await new_facility(actions)
     info = f"{number}-01"
+    window = outbox.WAKE_WINDOW_MS / 1000
     await actions.service.execute(info, issue("w"), lambda s: None)
+    written = len(await entries(redis, number))
     listener = connect_redis(redis_url)
     pubsub = listener.pubsub()
+
+    async def wakes() -> list[bytes]:
+        woken = []
+        while (message := await pubsub.get_message(timeout=0.3)) is not None:
+            if message["type"] == "message":
+                woken.append(message["data"])
+        return woken
+
     try:
         await pubsub.subscribe(keys.OUTBOX_WAKE)
         assert (await pubsub.get_message(timeout=2))["type"] == "subscribe"
+        await asyncio.sleep(window)  # past the window of the first issue
         await actions.annotate(info, "w", "emr.status", "sent")  # no entry, no wake
         await actions.service.execute(info, issue("v"), lambda s: None)
-        woken = []
-        while (message := await pubsub.get_message(timeout=1)) is not None:
-            if message["type"] == "message":
-                woken.append(message["data"])
-        assert woken == [number.encode()]
+        await actions.service.execute(info, issue("u"), lambda s: None)  # same window
+        assert await wakes() == [number.encode()]
+        await asyncio.sleep(window)
+        await actions.service.execute(info, issue("t"), lambda s: None)
+        assert await wakes() == [number.encode()]
+        assert len(await entries(redis, number)) == written + 3  # each entry all the same
     finally:
         await pubsub.aclose()  # type: ignore[no-untyped-call]
         await listener.aclose()

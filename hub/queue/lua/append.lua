@@ -20,11 +20,14 @@
 -- ARGV[11] outbox MAXLEN (approximate)  ARGV[12] info (entry field)
 -- ARGV[13] kinds (entry field: the batch's event kinds, comma-separated)
 -- ARGV[14] facility number, published on the wake channel after the entry
--- ARGV[15 .. 14+2N]  kind, payload for each event
--- ARGV[15+2N ..]     stored answer for each idempotency key, in KEYS order
+-- ARGV[15] the wake-up window in ms (hub/queue/outbox.py WAKE_WINDOW_MS)
+-- ARGV[16 .. 15+2N]  kind, payload for each event
+-- ARGV[16+2N ..]     stored answer for each idempotency key, in KEYS order
 --
 -- An entry (fields info, v, epoch, kinds, e) is XADDed to KEYS[3] exactly when the events
--- are, then `PUBLISH jb:outbox:wake {facility}`: a transactional outbox.
+-- are, then `PUBLISH jb:outbox:wake {facility}` unless this queue published one less than
+-- ARGV[15] ms before (stream time, the queue hash's `wk`): a transactional outbox whose
+-- runners serve again one window after each wake-up they hear (hub/outbox/runner.py).
 --
 -- Returns {"ok", new_v} | {"conflict", current_v} | {"dup", index of the idempotency key}.
 local current = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
@@ -45,7 +48,7 @@ local new_v = current + 1
 local last_id
 for i = 0, n - 1 do
   last_id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*',
-    'v', new_v, 't', ARGV[15 + 2 * i], 'e', ARGV[16 + 2 * i])
+    'v', new_v, 't', ARGV[16 + 2 * i], 'e', ARGV[17 + 2 * i])
 end
 redis.call('HSET', KEYS[1], 'v', new_v, 'epoch', ARGV[2], 'view', ARGV[4])
 if ARGV[3] ~= '' then
@@ -57,10 +60,14 @@ if ARGV[10] ~= '' then
 end
 local ttl = tonumber(ARGV[7])
 for i = 4, #KEYS do
-  redis.call('SET', KEYS[i], ARGV[14 + 2 * n + (i - 3)], 'EX', ttl)
+  redis.call('SET', KEYS[i], ARGV[15 + 2 * n + (i - 3)], 'EX', ttl)
 end
 redis.call('PUBLISH', ARGV[5], ARGV[4])
 if ARGV[10] ~= '' then
-  redis.call('PUBLISH', 'jb:outbox:wake', ARGV[14])
+  local now_ms = tonumber(string.match(last_id, '^%d+'))
+  if now_ms - tonumber(redis.call('HGET', KEYS[1], 'wk') or '0') >= tonumber(ARGV[15]) then
+    redis.call('HSET', KEYS[1], 'wk', now_ms)
+    redis.call('PUBLISH', 'jb:outbox:wake', ARGV[14])
+  end
 end
 return {'ok', new_v}
