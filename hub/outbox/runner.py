@@ -5,10 +5,11 @@ names groups, or alone as ``junban worker <group>…``). It serves, for each gro
   the group ``wants`` it, so a group's position never lags behind its stream (one it does
   not want moves its position without reading, ``GroupConsumer.serve``). Wakes are
   coalesced at both ends: ``append.lua`` publishes a queue's wake-up at most every
-  ``WAKE_WINDOW_MS`` (100 ms), and a wake-up here asks for a pass of each group now and
+  ``WAKE_WINDOW_MS`` (250 ms), and a wake-up here asks for a pass of each group now and
   one more after that window (which reads the commits it did not announce); passes of one
-  (facility, group) are at least ``wake_gap_s`` (0.1 s) apart, ``unwanted_gap_s`` (1 s)
-  while the group has nothing to do there, so a busy clinic's commits share passes;
+  (facility, group) are at least ``wake_gap_s`` (0.25 s, or the group's own ``gap_s``)
+  apart, ``unwanted_gap_s`` (1 s) while the group has nothing to do there, so a busy
+  clinic's commits share passes;
 - every ``sweep_s`` (30 s), each facility of ``jb:facilities`` the group ``wants``: a
   wake missed while the link was down, entries left pending (a sweep's pass recovers them
   where a wake's pass may skip that step, ``GroupConsumer.serve``), a lease that lapsed.
@@ -50,8 +51,9 @@ RETENTION_S = 8 * 86400
 """Outbox entries are kept 8 days (they carry names and phone numbers)."""
 SERVERS = 8
 """Facilities served at once by one process."""
-WAKE_GAP_S = 0.1
-"""Least time between two wake-up passes of one (facility, group)."""
+WAKE_GAP_S = 0.25
+"""Least time between two wake-up passes of one (facility, group), unless the group names
+its own (``gap_s``: the phone group waits longer, a call-out is not that urgent)."""
 UNWANTED_GAP_S = 1.0
 """The same for a group whose last pass found it had nothing to do for the facility (no
 endpoint, subscription or option): its position then follows the stream within a second."""
@@ -95,6 +97,7 @@ class OutboxRunner:
         self.retry_s = min(RETRY_S, sweep_s)
         self.retention_s = retention_s
         self.wake_gap_s = wake_gap_s
+        self._gaps = {g.name: float(getattr(g, "gap_s", wake_gap_s)) for g in groups}
         self.unwanted_gap_s = unwanted_gap_s
         self._woken: dict[tuple[str, str], float] = {}
         """(facility, group) -> when its last wake-up pass was requested (monotonic)."""
@@ -160,7 +163,7 @@ class OutboxRunner:
 
     def wake(self, facility: str) -> None:
         """A wake-up for ``facility``: each group is served now (or once its gap since its
-        last wake-up pass is over) and again ``wake_gap_s`` later: append.lua publishes a
+        last wake-up pass is over) and again one window later: append.lua publishes a
         queue's wake-up at most every ``WAKE_WINDOW_MS``, so the commits of that window are
         read by the second pass."""
         now = time.monotonic()
@@ -173,7 +176,8 @@ class OutboxRunner:
                 self._arm(key, max(now, self._woken.get(key, -gap) + gap), now)
 
     def _gap(self, key: tuple[str, str]) -> float:
-        return self.unwanted_gap_s if key in self._unwanted else self.wake_gap_s
+        gap = self._gaps[key[1]]
+        return max(gap, self.unwanted_gap_s) if key in self._unwanted else gap
 
     def _arm(self, key: tuple[str, str], at: float, now: float) -> None:
         if at <= now:
@@ -268,7 +272,7 @@ class OutboxRunner:
 
     async def sweep(self, now: float) -> None:
         """Groups made sure of, outboxes trimmed, and wanted facilities served."""
-        ago = time.monotonic() - max(self.wake_gap_s, self.unwanted_gap_s)
+        ago = time.monotonic() - max(self.unwanted_gap_s, *self._gaps.values())
         self._woken = {k: at for k, at in self._woken.items() if at > ago or k in self._due}
         for facility in await self.facilities.numbers():
             try:

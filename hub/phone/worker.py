@@ -25,6 +25,9 @@ def entry_time(entry: OutboxEntry) -> float:
 
 class PhoneGroup:
     name = "phone"
+    gap_s = 1.0
+    """Woken passes of one facility at most every second (the design's bar: a call request
+    within 2 s of its entry); each pass reads the facility's settings and known tickets."""
 
     def __init__(self, service: PhoneService) -> None:
         self.service = service

@@ -23,7 +23,7 @@ from hub.queue.events import Event
 from hub.queue.model import QueueState
 from hub.queue.views import ticket_staff
 
-WAKE_WINDOW_MS = 100
+WAKE_WINDOW_MS = 250
 """``append.lua`` publishes a queue's outbox wake-up at most this often (the queue hash's
 ``wk`` field holds the stream time of the last one); a runner that hears a wake-up serves
 the facility again after this window (``hub/outbox/runner.py``)."""
