@@ -306,6 +306,12 @@ def phone_known(facility_number: str) -> str:
     return f"jb:{{{facility_number}}}:phone:known"
 
 
+def phone_consented(facility_number: str) -> str:
+    """string: set (TTL 2 d) before a ticket with phone consent is issued: the phone group
+    reads the facility's outbox only while it exists (``PhoneGroup.wants``)."""
+    return f"jb:{{{facility_number}}}:phone:consented"
+
+
 def phone_pending(facility_number: str) -> str:
     """sorted set: JSON {ticket, trigger, attempt, …} of calls waiting for their time (a
     retry after a busy line, a call deferred while 2 were in progress), scored by due ms."""

@@ -39,6 +39,7 @@ from hub.integrations.endpoints import Endpoint, EndpointStore
 from hub.integrations.events import IntegrationEvent, events_of, from_record, to_record
 from hub.integrations.kinds import KINDS
 from hub.integrations.senders import SENDERS, Outcome
+from hub.outbox.consumer import wake_group
 from hub.outbox.entry import OutboxEntry
 from hub.queue.facilities import Facility
 
@@ -82,9 +83,10 @@ def may_send(record: Facility | None, kind: str) -> bool:
     return option is None or record.has_option(option)
 
 
-def wake(redis: Redis, facility: str) -> Awaitable[int]:
-    """Ask the outbox runners to serve ``facility`` (new events in an endpoint stream)."""
-    return redis.publish(keys.OUTBOX_WAKE, facility)
+def wake(redis: Redis, facility: str) -> Awaitable[None]:
+    """Ask the outbox runners to serve ``facility``'s integrations now (an endpoint made or
+    enabled, new events in an endpoint stream)."""
+    return wake_group(redis, facility, GROUP)
 
 
 async def enqueue(redis: Redis, endpoint: Endpoint, events: list[IntegrationEvent]) -> int:
@@ -138,6 +140,8 @@ class IntegrationsGroup:
             for entry in entries:
                 for event in events_of(entry):
                     for endpoint in enabled:
+                        if event.timestamp < endpoint.created_at:
+                            continue  # committed before the endpoint was made
                         if endpoint.wants(event.type, event.info):
                             pipe.xadd(
                                 keys.endpoint_queue(facility, endpoint.id),

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from hub import keys
 from hub.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from hub.integrations import deliveries
-from hub.integrations.dispatch import enqueue
+from hub.integrations.dispatch import enqueue, wake
 from hub.integrations.endpoints import Endpoint, EndpointStore, new_id, new_webhook_secret
 from hub.integrations.events import EVENT_TYPES, IntegrationEvent, events_of, ping
 from hub.integrations.guard import check_url
@@ -139,6 +139,8 @@ class IntegrationService:
             created_at=now,
         )
         await self.endpoints.put(endpoint)
+        if endpoint.enabled:
+            await wake(self.redis, facility)
         answer = endpoint.public()
         if kind.generated_secret:
             answer["secret"] = secret
@@ -175,6 +177,8 @@ class IntegrationService:
             disabled_reason="" if spec.enabled else old.disabled_reason,
         )
         await self.endpoints.put(endpoint)
+        if endpoint.enabled and not old.enabled:
+            await wake(self.redis, facility)
         answer = endpoint.public()
         if fresh:
             answer["secret"] = secret

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from hub import keys
 from hub import secrets as sealing
 from hub.notify.rules import Subscribed
+from hub.outbox.consumer import wake_group
 
 CLAIM_S = 120
 SENT_S = 2 * 86_400
@@ -70,7 +71,8 @@ class NotifyStore:
         sub: Subscribed,
         expire_at: int,
     ) -> None:
-        """Store (or replace) the ticket's target on ``channel`` and its index entry."""
+        """Store (or replace) the ticket's target on ``channel`` and its index entry, then
+        tell the runners the ``notify`` group has work in the facility now."""
         key = keys.ntf(facility, ticket_id)
         sealed = sealing.seal(_aad(key, channel), orjson.dumps(target).decode())
         index = keys.ntf_tickets(facility)
@@ -81,6 +83,7 @@ class NotifyStore:
             if sub.near_done:
                 pipe.hset(index, f"near:{ticket_id}", "1")
             await pipe.execute()
+        await wake_group(self.redis, facility, "notify")
 
     async def unsubscribe(self, facility: str, ticket_id: str, channel: str) -> bool:
         """Remove the ticket's ``channel`` (at once: the worker re-reads before each send);

@@ -99,6 +99,12 @@ async def ensure_groups(redis: Redis, facility: str, groups: Iterable[str]) -> N
                 raise
 
 
+async def wake_group(redis: Redis, facility: str, group: str) -> None:
+    """Tell every runner that ``group`` has work for ``facility`` now
+    (``OutboxRunner.wake_group``: served at once, not after the wait of an idle group)."""
+    await redis.publish(keys.OUTBOX_WAKE, f"{facility}:{group}")
+
+
 def _lua(name: str) -> str:
     return resources.files("hub.outbox").joinpath("lua", name).read_text()
 

@@ -8,8 +8,8 @@ names groups, or alone as ``junban worker <group>…``). It serves, for each gro
   ``WAKE_WINDOW_MS`` (250 ms), and a wake-up here asks for a pass of each group now and
   one more after that window (which reads the commits it did not announce); passes of one
   (facility, group) are at least ``wake_gap_s`` (0.25 s, or the group's own ``gap_s``)
-  apart, ``unwanted_gap_s`` (1 s) while the group has nothing to do there, so a busy
-  clinic's commits share passes;
+  apart, ``unwanted_gap_s`` (5 s) while the group has nothing to do there (until a
+  ``{facility}:{group}`` wake-up says it has), so a busy clinic's commits share passes;
 - every ``sweep_s`` (30 s), each facility of ``jb:facilities`` the group ``wants``: a
   wake missed while the link was down, entries left pending (a sweep's pass recovers them
   where a wake's pass may skip that step, ``GroupConsumer.serve``), a lease that lapsed.
@@ -54,9 +54,10 @@ SERVERS = 8
 WAKE_GAP_S = 0.25
 """Least time between two wake-up passes of one (facility, group), unless the group names
 its own (``gap_s``: the phone group waits longer, a call-out is not that urgent)."""
-UNWANTED_GAP_S = 1.0
+UNWANTED_GAP_S = 5.0
 """The same for a group whose last pass found it had nothing to do for the facility (no
-endpoint, subscription or option): its position then follows the stream within a second."""
+endpoint, subscription or option): its position then follows the stream within 5 s. What
+gives it work publishes ``{facility}:{group}`` (``wake_group``), which ends that wait."""
 TRAIL_S = 0.01
 """Margin of the second pass after ``WAKE_WINDOW_MS``."""
 RETRY_S = 5.0
@@ -174,6 +175,19 @@ class OutboxRunner:
             if key not in self._due:
                 gap = self._gap(key)
                 self._arm(key, max(now, self._woken.get(key, -gap) + gap), now)
+
+    def wake_group(self, facility: str, group: str) -> None:
+        """``{facility}:{group}`` on the wake channel: the group has work there now (an
+        endpoint made, a subscription, a test event). Served at once, at its own gap from
+        then on (not the ``unwanted_gap_s`` of a group that had nothing to do)."""
+        key = (facility, group)
+        if group not in self.consumers:
+            return
+        self._unwanted.discard(key)
+        handle = self._due.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+        self._fire(key)
 
     def _gap(self, key: tuple[str, str]) -> float:
         gap = self._gaps[key[1]]
@@ -324,8 +338,12 @@ class OutboxRunner:
             if message is not None and message["type"] == "message":
                 data = message["data"]
                 facility = data.decode() if isinstance(data, bytes) else str(data)
+                facility, _, group = facility.partition(":")
                 if facility.isdigit():
-                    self.wake(facility)
+                    if group:
+                        self.wake_group(facility, group)
+                    else:
+                        self.wake(facility)
             if time.monotonic() - last_ping >= 5.0:
                 last_ping = time.monotonic()
                 await pubsub.ping()

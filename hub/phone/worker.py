@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 
+from hub import keys
 from hub.outbox.entry import OutboxEntry
 from hub.phone import rules
 from hub.phone.rules import Candidate
@@ -33,8 +34,12 @@ class PhoneGroup:
         self.service = service
 
     async def wants(self, facility: str) -> bool:
+        """The option, and a ticket with phone consent in the last two days (marked before
+        its entry was written, ``keys.phone_consented``)."""
         record = await self.service.facilities.cached(facility)
-        return record is not None and record.has_option("phone")
+        if record is None or not record.has_option("phone"):
+            return False
+        return bool(await self.service.store.redis.exists(keys.phone_consented(facility)))
 
     async def handle(self, facility: str, entries: list[OutboxEntry]) -> None:
         record = await self.service.facilities.cached(facility)

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from hub import metrics
+from hub import keys, metrics
 from hub.auth import Principal, Tokens
 from hub.errors import Forbidden, NotFound, RateLimited, Unavailable
 from hub.queue import annotate, calendar, rules, views
@@ -65,6 +65,9 @@ class TicketOrder:
 
 
 RECOVER_RATE = (5, 600.0)
+CONSENT_MARK_S = 2 * 86400
+"""How long ``keys.phone_consented`` lasts after a ticket with phone consent (tickets live
+one business day)."""
 """Ticket recoveries (number + phone) per client address and facility: 5 per 10 minutes."""
 
 
@@ -189,6 +192,8 @@ class QueueActions:
             if first is not None:
                 return dict(first)
         phone = _consented_phone(order) if order.phone_consent else order.phone
+        if order.phone_consent:  # before the entry exists: the phone group then reads it
+            await self.store.redis.set(keys.phone_consented(facility), "1", ex=CONSENT_MARK_S)
         if not order.staff:
             await self._count_web_ticket(facility, order.client_ip)
         ticket_id = secrets.token_urlsafe(9)

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 
 from hub import keys
 from hub.errors import NotFound, Unavailable
-from hub.outbox.consumer import MAX_DELIVERIES, Group, ensure_groups
+from hub.outbox.consumer import MAX_DELIVERIES, Group, ensure_groups, wake_group
 from hub.outbox.dead import DeadLetters
 from hub.outbox.runner import OutboxRunner
 from hub.queue.facilities import FacilityStore
@@ -255,13 +255,15 @@ async def test_a_group_skips_the_entries_of_a_facility_it_does_not_want(
     assert groups[b"beta"]["pending"] == 0 and groups[b"beta"]["lag"] == 0
     assert await entries_of(redis, started_key(facility, "beta")) == []
     assert beta.idle_calls == 0
+    await asyncio.sleep(0.5)  # past the second pass after the wake: beta now idles 5 s
     beta.facilities.add(facility)  # now it has something to do: only what comes after
-    later = await append(redis, facility, 2, v0=5)
+    later = await append(redis, facility, 2, v0=5)  # its wake waits out beta's idle gap …
+    await wake_group(redis, facility, "beta")  # … which this ends
 
     async def beta_saw() -> bool:
         return len(await entries_of(redis, seen_key(facility, "beta"))) == 2
 
-    await until(beta_saw, 5, "beta to see the 2 later entries")
+    await until(beta_saw, 1, "beta to see the 2 later entries at once")
     assert [i for i, _ in await entries_of(redis, seen_key(facility, "beta"))] == later
 
 

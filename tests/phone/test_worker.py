@@ -133,3 +133,15 @@ async def test_without_the_option_nothing_is_called(redis: aioredis.Redis) -> No
     with pytest.raises(Forbidden) as refused:
         await svc.history(number, None, None, 0.0)
     assert refused.value.code == "option_not_contracted"
+
+
+async def test_the_group_reads_a_facility_only_after_a_consenting_ticket(
+    redis: aioredis.Redis,
+) -> None:
+    from hub import keys
+
+    number = await facility(redis, options=("phone",))
+    group = PhoneGroup(service(redis, Annotations()))
+    assert not await group.wants(number)  # the option, but nobody consented: skipped
+    await redis.set(keys.phone_consented(number), "1", ex=60)  # take_ticket's mark
+    assert await group.wants(number)

@@ -7,7 +7,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, cast
 
 import httpx
@@ -420,3 +420,20 @@ async def test_the_consumers_parser_reads_every_entry(redis: aioredis.Redis) -> 
     assert [p.v for p in parsed] == [1, 2, 3, 4] and parsed[-1].kinds == ("ticket_issued",)
     assert parsed[-1].body["tickets"]["p"]["patient_ref"] == "7"
     assert parsed[-1].id == raw[-1][0].decode() and parsed[-1].info == f"{number}-01"
+
+
+async def test_a_ticket_with_phone_consent_marks_the_facility_before_its_entry(
+    redis: aioredis.Redis,
+) -> None:
+    actions = await actions_on(redis)
+    number = await new_facility(actions)
+    info = f"{number}-01"
+    plain = TicketOrder(staff=True, client_ip="127.0.0.1", channel="desk", phone="09012345678")
+    await actions.take_ticket(info, number, plain, None, time.time())
+    assert not await redis.exists(keys.phone_consented(number))  # the phone group skips it
+    consenting = replace(plain, phone_consent=True)
+    taken = await actions.take_ticket(info, number, consenting, None, time.time())
+    assert await redis.exists(keys.phone_consented(number))
+    assert 0 < await redis.ttl(keys.phone_consented(number)) <= 2 * 86400
+    _, entry = (await entries(redis, number))[-1]
+    assert entry["e"]["tickets"][taken["ticket"]["id"]]["phone_consent"]
