@@ -78,6 +78,9 @@ class Params:
     throughput_tickets: int = 5000
     throughput_timeout_s: float = 60.0
     profile: bool = False
+    worker: bool = False
+    """Scenarios 1 and 2: the hub runs no outbox group; one ``junban worker integrations``
+    process beside it does (a deployment with the webhooks on their own core)."""
     """Scenario 1 with py-spy on the hub (``results/outbox-<ts>-pyspy.{txt,svg}``)."""
     wait_quiet_s: float = 0.0
     only: tuple[str, ...] = SCENARIOS
@@ -543,6 +546,25 @@ def _throughput_figures(
 # ---- the run ------------------------------------------------------------------------------
 
 
+def _start_worker(hub: HubProcess, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``junban worker integrations`` on the hub's Redis (its output in the data dir)."""
+    command = [*hubproc.junban_command(), "worker", "integrations"]
+    full = hub.env() | env | {"JUNBAN_REDIS_URL": hub.redis_url}
+    with (hub.data_dir / "worker.log").open("wb") as log:
+        return subprocess.Popen(command, env=full, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> int | str:
+    if worker.poll() is not None:
+        return worker.returncode
+    worker.send_signal(signal.SIGTERM)
+    try:
+        return worker.wait(15)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        return "killed"
+
+
 _log = cli.logger("bench_outbox")
 
 
@@ -568,7 +590,10 @@ async def run_scenarios(hub: HubProcess, sink: Sink, p: Params, results: Result)
 async def main_async(params: Params, keep_data: bool) -> Result:
     busy = await wait_quiet(QUIET_PCT, params.wait_quiet_s)
     env = HUB_ENV | {"JUNBAN_RETRY_SCALE": str(params.retry_scale)}
+    if params.worker:
+        env |= {"JUNBAN_INLINE_WORKERS": ""}
     hub = HubProcess(extra_env=env)
+    worker: subprocess.Popen[bytes] | None = None
     results: Result = {
         "started": datetime.now().astimezone().isoformat(timespec="seconds"),
         "params": asdict(params),
@@ -587,7 +612,12 @@ async def main_async(params: Params, keep_data: bool) -> Result:
             await hub.start()
             results["hub"] |= {"pid": hub.pid, "valkey_pid": hub.valkey_pid}
             results["software"] = await report.software_info(hub)
+            if params.worker:
+                worker = _start_worker(hub, env)
+                results["worker"] = {"pid": worker.pid, "command": "junban worker integrations"}
             await run_scenarios(hub, sink, params, results)
+            if worker is not None:
+                results["worker"]["cpu_s"] = round(hubproc.cpu_seconds(worker.pid), 2)
         if "throughput" in params.only:
             results["throughput"] = await throughput(sink, params)
     except (Exception, asyncio.CancelledError) as exc:
@@ -595,6 +625,8 @@ async def main_async(params: Params, keep_data: bool) -> Result:
         _log(f"FAILED: {results['error']}\n{hub.log_tail()}")
     finally:
         sink.stop()
+        if worker is not None:
+            results.setdefault("worker", {})["exit"] = _stop_worker(worker)
         if hub.proc is not None:
             cli.stop_hub(hub, results, keep_data, _log)
         elif not keep_data:
@@ -730,6 +762,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
     add("--tickets", type=int, help="scenario 3: tickets in the outbox (default 5000)")
     add("--tp-facilities", type=int, help="scenario 3: facilities/endpoints (default 50)")
     add("--profile", action="store_true", help="scenario 1 with py-spy on the hub")
+    add("--worker", action="store_true", help="scenarios 1, 2: groups in a junban worker")
     add("--wait-quiet", type=float, help="before the run wait up to N s for an idle machine")
     add("--keep-data", action="store_true", help="keep the hubs' temp data dirs")
     args = parser.parse_args(argv)
@@ -748,6 +781,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
         "throughput_facilities": args.tp_facilities,
         "wait_quiet_s": args.wait_quiet,
         "profile": args.profile or None,
+        "worker": args.worker or None,
     }
     return cli.apply_overrides(parser, params, overrides, args.only, SCENARIOS), args
 
