@@ -70,6 +70,9 @@ class Params:
     phase_s: float = 10.0
     warmup_s: float = 1.0
     connections: int = 32
+    failing_rate: float | None = None
+    """Scenario 2: None, a closed loop (throughput at saturation); else an open loop at this
+    many requests/s (the latency of call-next at a load the hub carries)."""
     takes_per_call: int = 1
     """Scenario 2's mix per queue: this many takes, then one call-next (0: calls only)."""
     tickets_per_queue: int = 5
@@ -376,6 +379,11 @@ async def failing(
         phases.append(row)
 
 
+def _loop(results: Result) -> str:
+    rate = results.get("params", {}).get("failing_rate")
+    return f"open loop {rate:.0f} req/s" if rate else "closed loop"
+
+
 async def _call_loop(
     hub: HubProcess,
     probe: Probe,
@@ -395,6 +403,7 @@ async def _call_loop(
         duration_s=p.phase_s,
         takes_per_call=p.takes_per_call,
         client="raw",
+        rate=p.failing_rate,
     )
     run = asyncio.get_running_loop().run_in_executor(pool, loadgen.run_load, spec)
     t0 = start_at + p.warmup_s
@@ -679,7 +688,8 @@ def render(results: Result) -> str:
             out.append(
                 _row(
                     f"2.{i} call-next, phase {ph['phase']} ({ph['endpoints']} endpoints "
-                    f"failing: {fail['fail_mode'] if ph['endpoints'] else '-'})",
+                    f"failing: {fail['fail_mode'] if ph['endpoints'] else '-'}; "
+                    f"{_loop(results)})",
                     f"{ph['calls_per_s']:.0f} calls/s ({ph['commands_per_s']:.0f} commands/s)",
                     _lat(ph["call_next"]),
                     f"webhook attempts {ph['webhook_attempts_seen']}, "
@@ -758,6 +768,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
     add("--retry-scale", type=float, help="the hub's JUNBAN_RETRY_SCALE (default 1)")
     add("--phase-seconds", type=float, help="scenario 2: each phase's window (default 10)")
     add("--connections", type=int, help="scenario 2: closed-loop connections (default 32)")
+    add("--failing-rate", type=float, help="scenario 2: open loop at N requests/s instead")
     add("--takes-per-call", type=int, help="scenario 2: takes before each call (default 1)")
     add("--tickets", type=int, help="scenario 3: tickets in the outbox (default 5000)")
     add("--tp-facilities", type=int, help="scenario 3: facilities/endpoints (default 50)")
@@ -776,6 +787,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
         "retry_scale": args.retry_scale,
         "phase_s": args.phase_seconds,
         "connections": args.connections,
+        "failing_rate": args.failing_rate,
         "takes_per_call": args.takes_per_call,
         "throughput_tickets": args.tickets,
         "throughput_facilities": args.tp_facilities,
