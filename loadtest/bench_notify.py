@@ -221,19 +221,24 @@ async def start_push(log_dir: Path) -> Peer:
     with (log_dir / "push-service.log").open("wb") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     peer.pid = proc.pid
+    peer._stop = _stopper(proc)
+    await _wait_port(peer.port, lambda: proc.poll() is None, "web-push-testing")
+    return peer
+
+
+def _stopper(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
+    """Stop ``proc`` with SIGTERM, then SIGKILL after 10 s."""
 
     def stop() -> None:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+            proc.terminate()
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
 
-    peer._stop = stop
-    await _wait_port(peer.port, lambda: proc.poll() is None, "web-push-testing")
-    return peer
+    return stop
 
 
 async def start_simulator(log_dir: Path) -> Peer:
@@ -245,17 +250,7 @@ async def start_simulator(log_dir: Path) -> Peer:
     with (log_dir / "simulator.log").open("wb") as log:
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     peer.pid = proc.pid
-
-    def stop() -> None:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-
-    peer._stop = stop
+    peer._stop = _stopper(proc)
     await _wait_port(peer.port, lambda: proc.poll() is None, "the call simulator")
     return peer
 
