@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import multiprocessing
 import os
@@ -160,7 +161,7 @@ class Peer:
     log_path: Path
     port: int = field(default_factory=hubproc.free_port)
     pid: int = 0
-    _stop: Callable[[], None] | None = None
+    _stop: Callable[[], object] | None = None
 
     def arrivals(self) -> list[list[Any]]:
         if not self.log_path.exists():
@@ -221,24 +222,9 @@ async def start_push(log_dir: Path) -> Peer:
     with (log_dir / "push-service.log").open("wb") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     peer.pid = proc.pid
-    peer._stop = _stopper(proc)
+    peer._stop = functools.partial(hubproc.stop_process, proc)
     await _wait_port(peer.port, lambda: proc.poll() is None, "web-push-testing")
     return peer
-
-
-def _stopper(proc: subprocess.Popen[bytes]) -> Callable[[], None]:
-    """Stop ``proc`` with SIGTERM, then SIGKILL after 10 s."""
-
-    def stop() -> None:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-
-    return stop
 
 
 async def start_simulator(log_dir: Path) -> Peer:
@@ -250,7 +236,7 @@ async def start_simulator(log_dir: Path) -> Peer:
     with (log_dir / "simulator.log").open("wb") as log:
         proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     peer.pid = proc.pid
-    peer._stop = _stopper(proc)
+    peer._stop = functools.partial(hubproc.stop_process, proc)
     await _wait_port(peer.port, lambda: proc.poll() is None, "the call simulator")
     return peer
 

@@ -156,13 +156,8 @@ class Sink:
         return hubproc.cpu_seconds(self.pid) if hubproc.pid_alive(self.pid) else 0.0
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            hubproc.stop_process(self.proc)
 
 
 # ---- helpers --------------------------------------------------------------------------------
@@ -482,12 +477,7 @@ async def throughput(sink: Sink, p: Params) -> Result:
         }
     finally:
         if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                out["worker_exit"] = worker.wait(15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                out["worker_exit"] = "killed"
+            out["worker_exit"] = hubproc.stop_process(worker, 15)
         api.close()
         if probe is not None:
             await probe.close()
@@ -563,17 +553,6 @@ def _start_worker(hub: HubProcess, env: dict[str, str]) -> subprocess.Popen[byte
         return subprocess.Popen(command, env=full, stdout=log, stderr=subprocess.STDOUT)
 
 
-def _stop_worker(worker: subprocess.Popen[bytes]) -> int | str:
-    if worker.poll() is not None:
-        return worker.returncode
-    worker.send_signal(signal.SIGTERM)
-    try:
-        return worker.wait(15)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        return "killed"
-
-
 _log = cli.logger("bench_outbox")
 
 
@@ -635,7 +614,7 @@ async def main_async(params: Params, keep_data: bool) -> Result:
     finally:
         sink.stop()
         if worker is not None:
-            results.setdefault("worker", {})["exit"] = _stop_worker(worker)
+            results.setdefault("worker", {})["exit"] = hubproc.stop_process(worker, 15)
         if hub.proc is not None:
             cli.stop_hub(hub, results, keep_data, _log)
         elif not keep_data:

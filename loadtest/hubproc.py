@@ -70,6 +70,19 @@ def pid_alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split(") ")[-1][:1] != "Z"
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int | str:
+    """SIGTERM, then SIGKILL after ``timeout`` s: the exit code, or ``"killed"``."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+        return "killed"
+
+
 @dataclass
 class HubProcess:
     """One hub (``junban serve --demo``) with its embedded Valkey."""

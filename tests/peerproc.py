@@ -12,7 +12,7 @@ from typing import Self
 
 import httpx
 
-from tests.conftest import free_port
+from tests.conftest import free_port, stop_process
 
 PEERS = Path(__file__).resolve().parent / "peers"
 
@@ -49,10 +49,5 @@ class PeerProcess:
         raise RuntimeError(f"{self.label} did not start")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, stop_process
 from tests.peerproc import PeerProcess
 
 PEERS = Path(__file__).resolve().parents[1] / "peers"
@@ -102,13 +102,8 @@ class FhirServer:
         raise RuntimeError("the FHIR server did not answer")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
         if self.proc is not None and self.proc.stdout is not None:
             self.proc.stdout.close()
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from tests.conftest import free_port, make_facility, staff_headers
+from tests.conftest import free_port, make_facility, staff_headers, stop_process
 
 PEERS = Path(__file__).resolve().parents[1] / "peers"
 T = TypeVar("T")
@@ -44,13 +44,8 @@ class Receiver:
         raise RuntimeError("the webhook receiver did not start")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # a stalled answer still in flight
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc, 5)  # then SIGKILL: a stalled answer may be in flight
 
     def hook(self, name: str) -> str:
         return f"{self.url}/hook/{name}"

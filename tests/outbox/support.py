@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 
 from hub import keys
 from hub.outbox.entry import OutboxEntry
+from tests.conftest import stop_process
 
 POISON = "poison_kind"
 """An entry whose kinds include this makes ``RecordingGroup.handle`` raise."""
@@ -147,14 +148,8 @@ class Worker:
 
     def stop(self) -> int:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+            self.proc.send_signal(signal.SIGCONT)  # a stopped worker cannot take SIGTERM
+        return stop_process(self.proc)
 
     def output(self) -> str:
         return self.log.read_text()[-3000:]
