@@ -6,8 +6,9 @@ them (the writer, the store's replay and the readers all use it).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from typing import Any
+
+from msgspec.structs import replace
 
 from hub.queue import estimate
 from hub.queue.events import (

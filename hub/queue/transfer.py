@@ -14,7 +14,7 @@ an earlier try left half done and never moves a ticket twice.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from msgspec.structs import replace
 
 from hub.errors import Conflict, NotFound
 from hub.queue.events import Event, TicketTransferredIn, TicketTransferredOut

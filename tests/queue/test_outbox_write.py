@@ -7,7 +7,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any, cast
 
 import httpx
@@ -376,11 +376,22 @@ def test_snapshots_keep_the_new_fields_and_old_ones_still_load() -> None:
     assert annotate.annotate(state, command) == []  # unchanged: no event
     assert decode_state(encode_state(state)) == state
     assert state.tickets["a"].annotations == (("emr.status", "sent"),)
-    old = asdict(state)  # a snapshot written before the fields existed
+    old = msgspec.to_builtins(state)  # a snapshot written before the fields existed
     for t in old["tickets"].values():
         del t["patient_ref"], t["annotations"]
     loaded = decode_state(msgspec.msgpack.encode(old))
     assert loaded.tickets["a"].patient_ref is None and loaded.tickets["a"].annotations == ()
+
+
+def test_snapshots_leave_out_default_ticket_fields_and_full_ones_still_load() -> None:
+    state = QueueState(info="1-01", epoch="e", version=1)
+    ticket = Ticket(id="a", number=1, channel="web", issued_at=1.0)
+    rules.apply_in_place(state, TicketIssued(at=1.0, ticket=ticket))
+    stored = msgspec.msgpack.decode(encode_state(state))["tickets"]["a"]
+    assert stored == {"id": "a", "number": 1, "channel": "web", "issued_at": 1.0}
+    full = msgspec.to_builtins(state)  # as a snapshot written with every field
+    full["tickets"]["a"] = {f: getattr(ticket, f) for f in Ticket.__struct_fields__}
+    assert decode_state(msgspec.msgpack.encode(full)) == state
 
 
 # ---- the HTTP route --------------------------------------------------------------------------

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import dataclasses
 import time
 from collections.abc import AsyncIterator
 from datetime import date
 
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 from hypothesis import given, settings
@@ -276,7 +276,7 @@ def test_same_counter_other_facility_and_unknown_ticket_are_refused() -> None:
 def test_the_target_refuses_a_ticket_it_holds_active_with_fewer_hops() -> None:
     """Cannot happen through decide_transfer; the rule still refuses rather than duplicate."""
     queues = two_counters()
-    ahead = dataclasses.replace(queues["02"].tickets["02-1"], hops=1)
+    ahead = msgspec.structs.replace(queues["02"].tickets["02-1"], hops=1)
     with pytest.raises(JunbanError) as refused:
         rules.decide(queues["02"], TransferIn(at=AT, ticket=ahead, source="01"))
     assert (refused.value.code, refused.value.extra) == (
