@@ -55,6 +55,7 @@ from hub.queue.scheduler import Scheduler
 from hub.queue.service import QueueService
 from hub.queue.store import QueueStore
 from hub.ratelimit import RateLimiter
+from hub.redispack import hiredis_packing
 from hub.routes import API_ROUTES as API_ROUTES  # re-exported: apidocs, tests
 from hub.settings import Settings
 from hub.shortlinks import ShortLinkService, ShortLinkStore
@@ -216,7 +217,7 @@ def connect_redis(url: str, pool_size: int = 64, timeout_s: float = 2.0) -> aior
     request. A timed-out command is never re-sent (no retries): it may or may not have run,
     and the version check of an append and the client's Idempotency-Key settle which. The
     pub/sub link is not cut by this deadline: the bridge reads with its own short timeout
-    and probes the link itself."""
+    and probes the link itself. Commands are packed by hiredis (``hub/redispack.py``)."""
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=pool_size,
@@ -226,6 +227,7 @@ def connect_redis(url: str, pool_size: int = 64, timeout_s: float = 2.0) -> aior
         socket_timeout=timeout_s,
         retry=Retry(NoBackoff(), 0),
     )
+    pool.connection_class = hiredis_packing(pool.connection_class)
     return aioredis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it
 
 
