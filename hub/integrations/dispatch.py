@@ -3,15 +3,20 @@
 ``handle`` maps each outbox entry to its v1 events (``events.events_of``) and, in one
 MULTI, XADDs each event an enabled endpoint wants to that endpoint's stream
 ``jb:{F}:ep:{id}:q`` and XACKs the entries: an entry is copied exactly when it is
-acknowledged.
+acknowledged (the group ``acknowledges`` its batches itself).
 
-``idle`` (every serve pass of the facility's lease holder) makes sure each enabled endpoint
-with pending events has its dispatcher task in this process. A dispatcher sends only the
-head of its stream, in order, through ``SENDERS[endpoint.kind]``; records every attempt in
-the delivery log; retries on the schedule (``schedule.retry_at``, its state in
-``jb:{F}:ep:{id}:state``, so a new lease holder carries on); after the last attempt (or an
-answer that stops retries) drops the head as failed and goes on. Endpoints run in their own
-tasks, so a dead endpoint delays only itself. A dispatcher stops when its stream is empty,
+``idle`` (every serve pass of the facility's lease holder) starts the dispatcher task of
+each endpoint this pass's entries went to, when it is not running in this process; on a
+full pass (a sweep's, a retry's, a ``{facility}:integrations`` wake-up's, a lease just
+taken) it checks every enabled endpoint for pending events. A dispatcher that finds its
+stream empty just after ``handle`` fed it reads it once more instead of stopping.
+
+A dispatcher sends only the head of its stream, in order, through
+``SENDERS[endpoint.kind]``; records every attempt in the delivery log; retries on the
+schedule (``schedule.retry_at``, its state in ``jb:{F}:ep:{id}:state``, so a new lease
+holder carries on); after the last attempt (or an answer that stops retries) drops the head
+as failed and goes on. Endpoints run in their own tasks, so a dead endpoint delays only
+itself. A dispatcher stops when its stream is empty,
 its endpoint is gone or disabled, or this process no longer holds the facility's lease.
 While the facility is suspended, or lacks the option its endpoint's kind needs (``emr`` for
 ORCA and FHIR), a dispatcher holds its head and sends nothing: the events wait in the
@@ -110,6 +115,7 @@ class IntegrationsGroup:
     """``hub.outbox.consumer.Group`` for the ``integrations`` group."""
 
     name = GROUP
+    acknowledges = True
 
     def __init__(
         self,
@@ -128,14 +134,17 @@ class IntegrationsGroup:
         self.consumer = consumer
         self.retry_scale = retry_scale
         self.tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._fed: dict[str, set[str]] = {}
+        """facility -> the endpoints ``handle`` queued events for since the last ``idle``."""
+        self._refed: set[tuple[str, str]] = set()
+        """(facility, endpoint)s fed since their dispatcher last read its head."""
 
     async def wants(self, facility: str) -> bool:
         return bool(await self.redis.scard(keys.endpoints(facility)))
 
     async def handle(self, facility: str, entries: list[OutboxEntry]) -> None:
         enabled = [e for e in await self.endpoints.list(facility) if e.enabled]
-        if not enabled:
-            return  # nothing to queue: the consumer acknowledges the entries
+        fed: set[str] = set()
         async with self.redis.pipeline(transaction=True) as pipe:
             for entry in entries:
                 for event in events_of(entry):
@@ -143,6 +152,7 @@ class IntegrationsGroup:
                         if event.timestamp < endpoint.created_at:
                             continue  # committed before the endpoint was made
                         if endpoint.wants(event.type, event.info):
+                            fed.add(endpoint.id)
                             pipe.xadd(
                                 keys.endpoint_queue(facility, endpoint.id),
                                 to_record(event),  # type: ignore[arg-type]
@@ -152,18 +162,32 @@ class IntegrationsGroup:
             if entries:
                 pipe.xack(keys.outbox(facility), GROUP, *(e.id for e in entries))
             await pipe.execute()
+        if fed:
+            self._fed.setdefault(facility, set()).update(fed)
+            self._refed.update((facility, endpoint_id) for endpoint_id in fed)
 
-    async def idle(self, facility: str) -> None:
+    async def idle(self, facility: str, full: bool) -> None:
+        fed = self._fed.pop(facility, set())
+        if not full:
+            for endpoint_id in fed:
+                self._start(facility, endpoint_id)
+            return
         for endpoint in await self.endpoints.list(facility):
-            key = (facility, endpoint.id)
-            running = self.tasks.get(key)
-            if not endpoint.enabled or (running is not None and not running.done()):
+            if not endpoint.enabled or self._running(facility, endpoint.id):
                 continue
             queue = keys.endpoint_queue(facility, endpoint.id)
-            if not await self.redis.xlen(queue):
-                continue
-            self.tasks[key] = asyncio.create_task(
-                self._dispatch(facility, endpoint.id), name=f"endpoint {facility}/{endpoint.id}"
+            if endpoint.id in fed or await self.redis.xlen(queue):
+                self._start(facility, endpoint.id)
+
+    def _running(self, facility: str, endpoint_id: str) -> bool:
+        task = self.tasks.get((facility, endpoint_id))
+        return task is not None and not task.done()
+
+    def _start(self, facility: str, endpoint_id: str) -> None:
+        """The endpoint's dispatcher in this process, unless it runs already."""
+        if not self._running(facility, endpoint_id):
+            self.tasks[facility, endpoint_id] = asyncio.create_task(
+                self._dispatch(facility, endpoint_id), name=f"endpoint {facility}/{endpoint_id}"
             )
 
     async def aclose(self) -> None:
@@ -221,8 +245,12 @@ class IntegrationsGroup:
                 tuple[list[tuple[bytes, dict[bytes, bytes]]], dict[bytes, bytes]],
                 await pipe.execute(),
             )
-        if not head:
+        if not head:  # done, unless handle fed it after this read: then read it again
+            if (facility, endpoint_id) in self._refed:
+                self._refed.discard((facility, endpoint_id))
+                return True
             return False
+        self._refed.discard((facility, endpoint_id))
         head_id, fields = head[0]
         event = from_record(fields)
         state = {k.decode(): v.decode() for k, v in stored.items()}

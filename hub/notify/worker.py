@@ -66,7 +66,7 @@ class NotifyGroup:
     async def wants(self, facility: str) -> bool:
         return await self.store.has_any(facility)
 
-    async def idle(self, facility: str) -> None:
+    async def idle(self, facility: str, full: bool) -> None:
         return None
 
     async def handle(self, facility: str, entries: list[OutboxEntry]) -> None:

@@ -17,9 +17,13 @@ One serve pass (``GroupConsumer.serve``):
    its position moves to the stream's last entry (``XGROUP SETID``, the id read before the
    question) and the pass ends: a pass then costs the same however many entries came.
 4. Read new entries (``XREADGROUP … COUNT 100 … >``), hand each batch to the group and
-   acknowledge it, until a read returns fewer than 100; a batch that raises is left pending
-   and the pass stops (order holds: nothing after it is handled first).
-5. ``group.idle(facility)``.
+   acknowledge it (unless the group ``acknowledges`` its batches itself), until a read
+   returns fewer than 100; a batch that raises is left pending and the pass stops (order
+   holds: nothing after it is handled first).
+5. ``group.idle(facility, full)``: ``full`` when step 2 ran (a sweep's, a retry's or a
+   ``{facility}:{group}`` wake-up's pass, or a lease just taken), so a group may keep its
+   background check for those passes and do only what this pass's entries asked for on
+   the others.
 
 The lease is renewed before a read once ``lease_ms / 3`` has passed since it was last taken
 or renewed, and every ``lease_ms / 3`` while the group works; a
@@ -74,9 +78,16 @@ class Group(Protocol):
         handed again on the next pass, and after ``MAX_DELIVERIES`` go to the dead letters."""
         ...
 
-    async def idle(self, facility: str) -> None:
-        """Called on every serve pass of the lease holder, after ``handle``."""
+    async def idle(self, facility: str, full: bool) -> None:
+        """Called on every serve pass of the lease holder, after ``handle``; ``full``: the
+        pass recovered pending entries (module docstring, step 5)."""
         ...
+
+
+def acknowledges(group: Group) -> bool:
+    """Whether the group acknowledges each batch it handles itself (in the same transaction
+    as its own writes, as ``integrations`` does): the consumer then does not."""
+    return bool(getattr(group, "acknowledges", False))
 
 
 class LeaseLost(Exception):
@@ -130,6 +141,8 @@ class GroupConsumer:
         """(facility, entry id) -> the last error the group raised on it (this process)."""
         self._clean: set[str] = set()
         """Facilities whose last pass here ended ``done`` (nothing of this consumer pending)."""
+        self._skipped: set[str] = set()
+        """Facilities whose last pass here was ``skipped`` (the group did not want them)."""
 
     # ---- the lease ----------------------------------------------------------------------
 
@@ -182,8 +195,9 @@ class GroupConsumer:
         if taken is None:
             return "busy"
         renewed = time.monotonic()
+        full = recover or taken == "acquired" or not clean
         try:
-            if recover or taken == "acquired" or not clean:
+            if full:
                 if not await self._recover(facility):
                     return "failed"
                 renewed = time.monotonic()
@@ -200,7 +214,7 @@ class GroupConsumer:
                     return "failed"
                 if len(batch) < READ_COUNT:
                     break
-            await self._holding(facility, self.group.idle(facility))
+            await self._holding(facility, self.group.idle(facility, full))
         except LeaseLost:
             log.warning("outbox %s of %s: lease lost mid-pass", self.group.name, facility)
             return "lost"
@@ -209,11 +223,16 @@ class GroupConsumer:
 
     async def _skip_unwanted(self, facility: str) -> bool:
         """When the group does not ``want`` the facility, move its position to the last entry
-        (read before asking, so an entry added after the answer is read as usual) instead of
-        reading and acknowledging every entry: True, and there is nothing else to do."""
+        (read before the answer that decides, so an entry added after it is read as usual)
+        instead of reading and acknowledging every entry: True, and there is nothing else to
+        do. A facility the group wanted at its last pass here is asked about first (one
+        call while it stays wanted); the last entry is read only when the answer is no."""
         stream = keys.outbox(facility)
+        if facility not in self._skipped and await self.group.wants(facility):
+            return False
         last = cast(list[tuple[bytes, Any]], await self.redis.xrevrange(stream, count=1))
         if not last or await self.group.wants(facility):
+            self._skipped.discard(facility)
             return False
         try:
             await self.redis.xgroup_setid(stream, self.group.name, last[0][0])
@@ -221,6 +240,7 @@ class GroupConsumer:
             if not _is_nogroup(exc):
                 raise
             await ensure_groups(self.redis, facility, [self.group.name])
+        self._skipped.add(facility)
         return True
 
     async def _read(
@@ -322,5 +342,6 @@ class GroupConsumer:
             for entry_id, _ in present:
                 self._errors[(facility, _text(entry_id))] = message
             return False
-        await self.redis.xack(stream, name, *(entry_id for entry_id, _ in present))
+        if not acknowledges(self.group):
+            await self.redis.xack(stream, name, *(entry_id for entry_id, _ in present))
         return True

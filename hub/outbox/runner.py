@@ -58,8 +58,7 @@ UNWANTED_GAP_S = 5.0
 """The same for a group whose last pass found it had nothing to do for the facility (no
 endpoint, subscription or option): its position then follows the stream within 5 s. What
 gives it work publishes ``{facility}:{group}`` (``wake_group``), which ends that wait."""
-TRAIL_S = 0.01
-"""Margin of the second pass after ``WAKE_WINDOW_MS``."""
+TRAIL_S = 0.01  # margin of the second pass after WAKE_WINDOW_MS
 RETRY_S = 5.0
 """A (facility, group) whose pass failed is served again this long after (or at the next
 sweep when that comes sooner)."""
@@ -178,12 +177,14 @@ class OutboxRunner:
 
     def wake_group(self, facility: str, group: str) -> None:
         """``{facility}:{group}`` on the wake channel: the group has work there now (an
-        endpoint made, a subscription, a test event). Served at once, at its own gap from
-        then on (not the ``unwanted_gap_s`` of a group that had nothing to do)."""
+        endpoint made, a subscription, a test event). Served at once as a full pass (with
+        recovery: ``idle(facility, full=True)``), at its own gap from then on (not the
+        ``unwanted_gap_s`` of a group that had nothing to do)."""
         key = (facility, group)
         if group not in self.consumers:
             return
         self._unwanted.discard(key)
+        self._recover.add(key)
         handle = self._due.pop(key, None)
         if handle is not None:
             handle.cancel()

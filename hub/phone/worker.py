@@ -80,7 +80,7 @@ class PhoneGroup:
         elif outcome not in ("ok", "duplicate"):
             log.info("phone: %s call to ticket %s not placed: %s", c.trigger, c.number, outcome)
 
-    async def idle(self, facility: str) -> None:
+    async def idle(self, facility: str, full: bool) -> None:
         now = time.time()
         store = self.service.store
         due = await store.due(facility, now)

@@ -58,6 +58,7 @@ class RecordingGroup:
         self.slow_s = slow_s
         self.refuse_poison = True
         self.idle_calls = 0
+        self.idle_full: list[bool] = []
 
     async def wants(self, facility: str) -> bool:
         return facility in self.facilities
@@ -71,8 +72,9 @@ class RecordingGroup:
                 await asyncio.sleep(self.slow_s)
             await self.redis.rpush(seen_key(facility, self.name), f"{entry.id} {self.consumer}")
 
-    async def idle(self, facility: str) -> None:
+    async def idle(self, facility: str, full: bool) -> None:
         self.idle_calls += 1
+        self.idle_full.append(full)
 
 
 async def append(

@@ -1,7 +1,8 @@
 """The outbox runner in this process against a real Redis: every group sees every entry, in
 order; a poison entry goes to the dead letters after 5 deliveries and can be replayed; the
 outbox is trimmed to 8 days once a day; leases are given back on the way out; the wakes of
-a busy facility share passes; a group skips the entries of a facility it does not want."""
+a busy facility share passes; a group skips the entries of a facility it does not want; a
+commit's passes are light, a sweep's and a group's own wake-up's full."""
 
 from __future__ import annotations
 
@@ -286,3 +287,27 @@ async def test_the_commits_a_wake_did_not_announce_are_read_one_window_later(
 
     await until(seen, 2, "the unannounced entries")
     assert [i for i, _ in await entries_of(redis, seen_key(facility, "alpha"))] == ids
+
+
+async def test_a_commits_passes_are_light_and_a_groups_own_wake_up_is_full(
+    redis: aioredis.Redis, facility: str, running: list[asyncio.Task[None]]
+) -> None:
+    group = RecordingGroup(redis, "alpha", {facility}, ME)
+    await ensure_groups(redis, facility, ["alpha"])
+    runner = runner_of(redis, [group], sweep_s=60)
+    running.append(asyncio.create_task(runner.run()))
+
+    async def idled(count: int) -> bool:
+        return len(group.idle_full) >= count
+
+    await until(lambda: idled(1), 5, "the first sweep's pass")
+    assert group.idle_full == [True]  # the lease was just taken: pending entries recovered
+    ids = await append(redis, facility, 1)
+    await until(lambda: idled(3), 5, "the commit's pass and the one a window later")
+    await asyncio.sleep(0.3)
+    light = len(group.idle_full)
+    assert group.idle_full[1:] == [False] * (light - 1)  # nothing pending: no recovery
+    assert [i for i, _ in await entries_of(redis, seen_key(facility, "alpha"))] == ids
+    await wake_group(redis, facility, "alpha")  # an endpoint made, a test event …
+    await until(lambda: idled(light + 1), 1, "the group's own wake-up")
+    assert group.idle_full[light] is True

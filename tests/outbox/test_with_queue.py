@@ -25,7 +25,7 @@ class Keeping:
     async def handle(self, facility: str, entries: list[OutboxEntry]) -> None:
         self.entries += entries
 
-    async def idle(self, facility: str) -> None:
+    async def idle(self, facility: str, full: bool) -> None:
         return None
 
 
