@@ -52,6 +52,10 @@ MAX_DELIVERIES = 5
 """A pending entry handed to its group this many times goes to the dead letters."""
 READ_COUNT = 100
 """Entries read (and claimed, and inspected for dead letters) per call."""
+WANTED_FOR_S = 5.0
+"""A group found to want a facility is not asked again for this long (a no is never kept):
+what it wants comes and goes rarely, and a pass it is asked in for nothing costs a call
+(a group that no longer wants a facility handles its entries as having nothing to do)."""
 DEAD_MAXLEN = 10_000
 """Approximate cap on one facility's dead letters (kept until replayed; a safety net)."""
 
@@ -141,6 +145,8 @@ class GroupConsumer:
         """(facility, entry id) -> the last error the group raised on it (this process)."""
         self._clean: set[str] = set()
         """Facilities whose last pass here ended ``done`` (nothing of this consumer pending)."""
+        self._wanted: dict[str, float] = {}
+        """Facility -> when the group last said it wants it (monotonic; ``WANTED_FOR_S``)."""
         self._skipped: set[str] = set()
         """Facilities whose last pass here was ``skipped`` (the group did not want them)."""
 
@@ -225,11 +231,17 @@ class GroupConsumer:
         """When the group does not ``want`` the facility, move its position to the last entry
         (read before the answer that decides, so an entry added after it is read as usual)
         instead of reading and acknowledging every entry: True, and there is nothing else to
-        do. A facility the group wanted at its last pass here is asked about first (one
-        call while it stays wanted); the last entry is read only when the answer is no."""
+        do. A facility the group wanted at its last pass here is asked about first, and not
+        again for ``WANTED_FOR_S``; its last entry is read only when the answer is no."""
         stream = keys.outbox(facility)
-        if facility not in self._skipped and await self.group.wants(facility):
-            return False
+        if facility not in self._skipped:
+            asked = self._wanted.get(facility)
+            if asked is not None and time.monotonic() - asked < WANTED_FOR_S:
+                return False
+            if await self.group.wants(facility):
+                self._wanted[facility] = time.monotonic()
+                return False
+        self._wanted.pop(facility, None)
         last = cast(list[tuple[bytes, Any]], await self.redis.xrevrange(stream, count=1))
         if not last or await self.group.wants(facility):
             self._skipped.discard(facility)
