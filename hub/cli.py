@@ -26,6 +26,8 @@ from hub.auth import ROLES, Tokens, load_secret
 from hub.channels.protocol import MAX_FRAME_BYTES
 from hub.embedded_redis import EmbeddedRedis, EmbeddedRedisError, find_server_binary
 from hub.outbox import workercli
+from hub.outbox.child import WorkerChild
+from hub.queue.store import OUTBOX_GROUPS
 from hub.settings import Settings
 
 if TYPE_CHECKING:
@@ -230,8 +232,19 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+ERR: dict[str, Any] = {"file": sys.stderr}
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    unknown = sorted(set(settings.worker_groups) - set(OUTBOX_GROUPS))
+    if unknown:
+        known = ", ".join(OUTBOX_GROUPS)
+        print(
+            f"junban serve: JUNBAN_WORKER_GROUPS: no group {unknown[0]!r} ({known})",
+            file=sys.stderr,
+        )
+        return 2
     embedded: EmbeddedRedis | None = None
     if settings.redis_url is None:
         try:
@@ -249,11 +262,17 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # uvicorn re-raises the SIGTERM it caught once it has shut down; without a handler of
     # ours that would end the process before the embedded Redis is stopped below.
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    child = WorkerChild(settings.worker_groups) if settings.worker_groups else None
     try:
         if args.demo:
             asyncio.run(_seed_demo(settings))
+        _export(settings)
+        if child is not None:
+            child.start()
         _run_uvicorn(settings, args.workers)
     finally:
+        if child is not None:
+            child.stop()  # before Redis: it gives its leases back
         if embedded is not None:
             embedded.stop()
     return 0
@@ -263,15 +282,19 @@ def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def _run_uvicorn(settings: Settings, workers: int) -> None:
+def _export(settings: Settings) -> None:
+    """What the web server's processes (``hub.app.app_from_env``) and the outbox worker
+    build their settings from: the environment."""
     assert settings.redis_url is not None and settings.secret is not None
-    # worker processes build their app from the environment (hub.app.app_from_env)
     os.environ["JUNBAN_REDIS_URL"] = settings.redis_url
     os.environ["JUNBAN_SECRET"] = settings.secret
     os.environ["JUNBAN_DATA_DIR"] = str(settings.data_dir)
-    # ... and the protocol of each worker reads its head limits from there too
+    # ... and the protocol of each web server process reads its head limits from there too
     os.environ["JUNBAN_MAX_HEADER"] = str(settings.header_max_bytes)
     os.environ["JUNBAN_HEADER_TIMEOUT"] = str(settings.header_timeout_s)
+
+
+def _run_uvicorn(settings: Settings, workers: int) -> None:
     uvicorn.run(
         "hub.app:app_from_env",
         factory=True,

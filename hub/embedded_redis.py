@@ -68,7 +68,7 @@ def find_server_binary(explicit: str | None = None) -> str:
     )
 
 
-def _pdeathsig_preexec() -> Callable[[], None] | None:
+def pdeathsig_preexec() -> Callable[[], None] | None:
     """A preexec_fn asking Linux to SIGTERM the child when its parent thread dies."""
     if not sys.platform.startswith("linux"):
         return None
@@ -318,7 +318,7 @@ class EmbeddedRedis:
             with self._stderr_path.open("wb") as err:
                 proc = subprocess.Popen(  # new session: keep terminal Ctrl-C away, we stop it
                     args, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT, cwd=d,
-                    start_new_session=True, preexec_fn=_pdeathsig_preexec(),
+                    start_new_session=True, preexec_fn=pdeathsig_preexec(),
                 )  # fmt: skip
         except OSError as e:
             raise EmbeddedRedisError(f"cannot run {binary} in {d}: {e}") from e

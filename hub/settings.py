@@ -109,10 +109,15 @@ class Settings:
     plain http (tests only; never in production)."""
     retry_scale: float = 1.0
     """JUNBAN_RETRY_SCALE: multiplies the webhook retry schedule (tests make it small)."""
-    inline_workers: tuple[str, ...] = ("integrations", "notify", "phone")
-    """JUNBAN_INLINE_WORKERS="integrations,notify,phone": the outbox consumer groups each
-    ``junban serve`` process runs in the background (comma-separated); set but empty = none
-    (then run ``junban worker <group>…`` apart)."""
+    worker_groups: tuple[str, ...] = ("integrations", "notify", "phone")
+    """JUNBAN_WORKER_GROUPS="integrations,notify,phone": the outbox consumer groups that
+    ``junban serve`` runs in one child process beside its web server (``hub/outbox/child.py``,
+    comma-separated); set but empty = no child (run ``junban worker <group>…`` apart, or
+    name them in JUNBAN_INLINE_WORKERS)."""
+    inline_workers: tuple[str, ...] = ()
+    """JUNBAN_INLINE_WORKERS="integrations": outbox consumer groups each web server process
+    runs in its own event loop (comma-separated; none by default: they share it with the
+    requests then, which suits a test hub, not a busy one)."""
     outbox_lease_ms: int = 30_000
     """JUNBAN_OUTBOX_LEASE_MS: the lease of one (facility, group) of the outbox; its holder
     renews it every third of it."""
@@ -184,6 +189,7 @@ class Settings:
             secret_previous=read.text("SECRET_PREVIOUS"),
             integrations_allow_loopback=read.text("INTEGRATIONS_ALLOW_LOOPBACK") in ("1", "true"),
             retry_scale=read.seconds("RETRY_SCALE", base.retry_scale),
+            worker_groups=_names(read.env.get("JUNBAN_WORKER_GROUPS"), base.worker_groups),
             inline_workers=_names(read.env.get("JUNBAN_INLINE_WORKERS"), base.inline_workers),
             outbox_lease_ms=read.whole("OUTBOX_LEASE_MS", base.outbox_lease_ms, low=100),
             outbox_idle_ms=read.whole("OUTBOX_IDLE_MS", base.outbox_idle_ms, low=100),

@@ -9,9 +9,14 @@
 2. ``failing``: call-next latency while 200 facilities' webhooks fail at once (receiver
    answers 500, a refused port, or a stalled receiver), against the same load with no
    endpoints, alternating A (no endpoints) and B (failing endpoints) in one run.
-3. ``throughput``: a second hub with no inline workers (``JUNBAN_INLINE_WORKERS=``); M
-   tickets fill the outbox, then one ``junban worker integrations`` process drains it:
-   entries/s and webhooks delivered/s until the receiver has every one.
+3. ``throughput``: a second hub with no outbox workers (``JUNBAN_INLINE_WORKERS=``,
+   ``JUNBAN_WORKER_GROUPS=``); M tickets fill the outbox, then one ``junban worker
+   integrations`` process drains it: entries/s and webhooks delivered/s until the receiver
+   has every one.
+
+Scenarios 1 and 2 run the hub as it comes (its outbox groups in the child worker ``junban
+serve`` starts); ``--inline`` puts them in the hub's event loop, ``--worker`` in a
+``junban worker`` process the benchmark starts.
 
 Writes ``loadtest/results/outbox-<timestamp>.{json,md}``. See loadtest/README.md.
 """
@@ -84,6 +89,9 @@ class Params:
     worker: bool = False
     """Scenarios 1 and 2: the hub runs no outbox group; one ``junban worker integrations``
     process beside it does (a deployment with the webhooks on their own core)."""
+    inline: bool = False
+    """Scenarios 1 and 2: the groups run in the hub's own event loop (JUNBAN_INLINE_WORKERS;
+    ``junban serve``'s default before its child worker). Default: the hub as it comes."""
     """Scenario 1 with py-spy on the hub (``results/outbox-<ts>-pyspy.{txt,svg}``)."""
     wait_quiet_s: float = 0.0
     only: tuple[str, ...] = SCENARIOS
@@ -426,9 +434,10 @@ async def _call_loop(
 
 
 async def throughput(sink: Sink, p: Params) -> Result:
-    hub = HubProcess(extra_env=HUB_ENV | {"JUNBAN_INLINE_WORKERS": ""})
-    _log(f"3. a hub without inline workers on port {hub.port}")
-    out: Result = {"hub_env": {"JUNBAN_INLINE_WORKERS": ""}}
+    alone = {"JUNBAN_INLINE_WORKERS": "", "JUNBAN_WORKER_GROUPS": ""}
+    hub = HubProcess(extra_env=HUB_ENV | alone)
+    _log(f"3. a hub without outbox workers on port {hub.port}")
+    out: Result = {"hub_env": alone}
     worker: subprocess.Popen[bytes] | None = None
     api = Api(hub)
     probe: Probe | None = None
@@ -579,7 +588,9 @@ async def main_async(params: Params, keep_data: bool) -> Result:
     busy = await wait_quiet(QUIET_PCT, params.wait_quiet_s)
     env = HUB_ENV | {"JUNBAN_RETRY_SCALE": str(params.retry_scale)}
     if params.worker:
-        env |= {"JUNBAN_INLINE_WORKERS": ""}
+        env |= {"JUNBAN_INLINE_WORKERS": "", "JUNBAN_WORKER_GROUPS": ""}
+    elif params.inline:
+        env |= {"JUNBAN_INLINE_WORKERS": "integrations,notify,phone", "JUNBAN_WORKER_GROUPS": ""}
     hub = HubProcess(extra_env=env)
     worker: subprocess.Popen[bytes] | None = None
     results: Result = {
@@ -753,6 +764,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
     add("--tp-facilities", type=int, help="scenario 3: facilities/endpoints (default 50)")
     add("--profile", action="store_true", help="scenario 1 with py-spy on the hub")
     add("--worker", action="store_true", help="scenarios 1, 2: groups in a junban worker")
+    add("--inline", action="store_true", help="scenarios 1, 2: groups in the hub's event loop")
     add("--wait-quiet", type=float, help="before the run wait up to N s for an idle machine")
     add("--keep-data", action="store_true", help="keep the hubs' temp data dirs")
     args = parser.parse_args(argv)
@@ -773,6 +785,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Params, argparse.Namespac
         "wait_quiet_s": args.wait_quiet,
         "profile": args.profile or None,
         "worker": args.worker or None,
+        "inline": args.inline or None,
     }
     return cli.apply_overrides(parser, params, overrides, args.only, SCENARIOS), args
 

@@ -82,6 +82,7 @@ class HubProcess:
             # (SMTP, VAPID, its public URL): a test hub runs them only when its test says so,
             # or a hub without that configuration could take a facility's lease and serve it
             "JUNBAN_INLINE_WORKERS": "integrations",
+            "JUNBAN_WORKER_GROUPS": "",  # in the hub's process: a test sees its runner's work
             "PYTHONUNBUFFERED": "1",
             **env,
         }
