@@ -2,8 +2,8 @@
 ``junban worker <group>…`` (``JUNBAN_WORKER_GROUPS``, by default every group), so webhook
 attempts, notifications and call-outs never share the event loop, nor the core, that
 answers patients and staff. On the 2-core test VM, with 200 facilities' webhooks failing
-at once, call-next p95 went from 3.9 ms to 113 ms with the groups inline and stayed at
-3.0–3.6 ms with them in a worker (``python -m loadtest.bench_outbox --only failing``).
+at once, call-next p95 went from 11 ms to 379 ms with the groups inline and stayed at
+3.5–3.6 ms with them in this worker (``python -m loadtest.bench_outbox --only failing``).
 
 Guarantees: the child is restarted when it exits on its own (after 1 s, doubling up to
 30 s while it keeps failing within a minute of its start); ``stop`` ends it (SIGTERM, so it
