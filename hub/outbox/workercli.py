@@ -8,6 +8,8 @@ import logging
 import signal
 import sys
 
+import uvloop
+
 from hub.settings import Settings
 
 log = logging.getLogger("junban")
@@ -18,7 +20,8 @@ def run(settings: Settings, groups: tuple[str, ...]) -> int:
     if settings.redis_url is None:
         print("junban worker: needs JUNBAN_REDIS_URL (the hubs' Redis)", file=sys.stderr)
         return 2
-    return asyncio.run(_run(settings, groups))
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # as the web server
+        return runner.run(_run(settings, groups))
 
 
 async def _run(settings: Settings, groups: tuple[str, ...]) -> int:
