@@ -210,13 +210,22 @@ async def _ensured(runner: OutboxRunner, facility: str) -> bool:
     return facility in runner.ensured
 
 
-async def test_the_wakes_of_a_busy_facility_share_passes(
+async def run_alpha(
     redis: aioredis.Redis, facility: str, running: list[asyncio.Task[None]]
-) -> None:
+) -> tuple[RecordingGroup, OutboxRunner]:
+    """A runner of one recording group "alpha" that wants ``facility``, with no sweep after
+    its first (the wakes alone serve it), running until the test ends."""
     group = RecordingGroup(redis, "alpha", {facility}, ME)
     await ensure_groups(redis, facility, ["alpha"])
     runner = runner_of(redis, [group], sweep_s=60)
     running.append(asyncio.create_task(runner.run()))
+    return group, runner
+
+
+async def test_the_wakes_of_a_busy_facility_share_passes(
+    redis: aioredis.Redis, facility: str, running: list[asyncio.Task[None]]
+) -> None:
+    group, runner = await run_alpha(redis, facility, running)
     await until(lambda: _ensured(runner, facility), 5, "the first sweep")
     passes = runner.passes
     ids: list[str] = []
@@ -273,10 +282,7 @@ async def test_a_group_skips_the_entries_of_a_facility_it_does_not_want(
 async def test_the_commits_a_wake_did_not_announce_are_read_one_window_later(
     redis: aioredis.Redis, facility: str, running: list[asyncio.Task[None]]
 ) -> None:
-    group = RecordingGroup(redis, "alpha", {facility}, ME)
-    await ensure_groups(redis, facility, ["alpha"])
-    runner = runner_of(redis, [group], sweep_s=60)  # no sweep to fall back on
-    running.append(asyncio.create_task(runner.run()))
+    group, runner = await run_alpha(redis, facility, running)
     await until(lambda: _ensured(runner, facility), 5, "the first sweep")
     ids = await append(redis, facility, 1)
     await asyncio.sleep(0.02)
@@ -292,10 +298,7 @@ async def test_the_commits_a_wake_did_not_announce_are_read_one_window_later(
 async def test_a_commits_passes_are_light_and_a_groups_own_wake_up_is_full(
     redis: aioredis.Redis, facility: str, running: list[asyncio.Task[None]]
 ) -> None:
-    group = RecordingGroup(redis, "alpha", {facility}, ME)
-    await ensure_groups(redis, facility, ["alpha"])
-    runner = runner_of(redis, [group], sweep_s=60)
-    running.append(asyncio.create_task(runner.run()))
+    group, runner = await run_alpha(redis, facility, running)
 
     async def idled(count: int) -> bool:
         return len(group.idle_full) >= count
