@@ -56,6 +56,9 @@ WANTED_FOR_S = 5.0
 """A group found to want a facility is not asked again for this long (a no is never kept):
 what it wants comes and goes rarely, and a pass it is asked in for nothing costs a call
 (a group that no longer wants a facility handles its entries as having nothing to do)."""
+CONSUMER_IDLE_MS = 86_400_000
+"""A consumer idle this long with nothing pending is deleted by the daily trim (a restarted
+process leaves its old ``{host}:{pid}`` behind in every group)."""
 DEAD_MAXLEN = 10_000
 """Approximate cap on one facility's dead letters (kept until replayed; a safety net)."""
 
@@ -112,6 +115,19 @@ async def ensure_groups(redis: Redis, facility: str, groups: Iterable[str]) -> N
         except ResponseError as exc:
             if not str(exc).startswith("BUSYGROUP"):
                 raise
+
+
+async def prune_consumers(
+    redis: Redis, facility: str, groups: Iterable[str], idle_ms: int = CONSUMER_IDLE_MS
+) -> int:
+    """Delete the facility's consumers, in each of ``groups``, that have nothing pending and
+    were idle ``idle_ms`` (one ``outbox_prune.lua`` call per group: the check and the delete
+    are atomic); how many. The runner's daily trim calls it."""
+    prune = redis.register_script(_lua("outbox_prune.lua"))
+    deleted = 0
+    for group in groups:
+        deleted += int(await prune(keys=[keys.outbox(facility)], args=[group, idle_ms]))
+    return deleted
 
 
 async def wake_group(redis: Redis, facility: str, group: str) -> None:

@@ -37,7 +37,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from hub import keys
-from hub.outbox.consumer import Group, GroupConsumer, ensure_groups
+from hub.outbox.consumer import Group, GroupConsumer, ensure_groups, prune_consumers
 from hub.queue.facilities import FacilityStore
 from hub.queue.outbox import WAKE_WINDOW_MS
 from hub.settings import Settings
@@ -46,7 +46,6 @@ log = logging.getLogger("junban")
 
 RELEASE_S = 3.0
 """At most this long to give the leases back on the way out (then they simply expire)."""
-
 RETENTION_S = 8 * 86400
 """Outbox entries are kept 8 days (they carry names and phone numbers)."""
 SERVERS = 8
@@ -303,14 +302,15 @@ class OutboxRunner:
                 log.exception("outbox sweep of %s failed", facility)
 
     async def trim(self, facility: str, now: float) -> bool:
-        """Trim the facility's outbox to ``retention_s`` once per (UTC) day across
-        processes; True when this call trimmed."""
+        """Trim the facility's outbox to ``retention_s``, and prune its idle consumers, once
+        per (UTC) day across processes; True when this call trimmed."""
         day = time.strftime("%Y-%m-%d", time.gmtime(now))
         guard = keys.outbox_trim(facility, day)
         if not await self.redis.set(guard, "1", nx=True, ex=2 * 86400):
             return False
         oldest_ms = int((now - self.retention_s) * 1000)
         await self.redis.xtrim(keys.outbox(facility), minid=f"{oldest_ms}-0", approximate=False)
+        await prune_consumers(self.redis, facility, self.consumers)
         return True
 
     # ---- wake -----------------------------------------------------------------------------

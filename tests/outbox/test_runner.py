@@ -1,14 +1,16 @@
 """The outbox runner in this process against a real Redis: every group sees every entry, in
 order; a poison entry goes to the dead letters after 5 deliveries and can be replayed; the
-outbox is trimmed to 8 days once a day; leases are given back on the way out; the wakes of
-a busy facility share passes; a group skips the entries of a facility it does not want; a
-commit's passes are light, a sweep's and a group's own wake-up's full."""
+outbox is trimmed to 8 days once a day, and idle consumers pruned; leases are given back
+on the way out; the wakes of a busy facility share passes; a group skips the entries of a
+facility it does not want; a commit's passes are light, a sweep's and a group's own
+wake-up's full."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import msgspec
 import pytest
@@ -16,7 +18,13 @@ import redis.asyncio as aioredis
 
 from hub import keys
 from hub.errors import NotFound, Unavailable
-from hub.outbox.consumer import MAX_DELIVERIES, Group, ensure_groups, wake_group
+from hub.outbox.consumer import (
+    MAX_DELIVERIES,
+    Group,
+    ensure_groups,
+    prune_consumers,
+    wake_group,
+)
 from hub.outbox.dead import DeadLetters
 from hub.outbox.runner import OutboxRunner
 from hub.queue.facilities import FacilityStore
@@ -183,6 +191,24 @@ async def test_the_outbox_is_trimmed_to_8_days_once_a_day(
     assert len(ids) == 2 and ids[0] == f"{young}-0"
     assert not await runner.trim(facility, now + 60)  # once a day (across processes)
     assert await runner.trim(facility, now + 86400)
+
+
+async def test_consumers_idle_with_nothing_pending_are_pruned_at_once(
+    redis: aioredis.Redis, facility: str
+) -> None:
+    stream = keys.outbox(facility)
+    await ensure_groups(redis, facility, ["alpha"])
+    await redis.xadd(stream, {"info": "x"})
+    await redis.xadd(stream, {"info": "y"})
+    read: Any = await redis.xreadgroup("alpha", "old:1", {stream: ">"}, count=1)
+    await redis.xack(stream, "alpha", read[0][1][0][0])  # done: nothing pending
+    await redis.xreadgroup("alpha", "busy:2", {stream: ">"}, count=1)  # one pending entry
+    await asyncio.sleep(0.05)
+    assert await prune_consumers(redis, facility, ["alpha", "no-such-group"], idle_ms=20) == 1
+    names = {c["name"] for c in await redis.xinfo_consumers(stream, "alpha")}
+    assert names == {b"busy:2"}  # kept: its entry stays pending, to be claimed
+    assert (await redis.xpending(stream, "alpha"))["pending"] == 1
+    assert await prune_consumers(redis, facility, ["alpha"]) == 0  # a day by default
 
 
 async def test_one_failing_facility_does_not_stop_the_others(
