@@ -232,9 +232,6 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-ERR: dict[str, Any] = {"file": sys.stderr}
-
-
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     unknown = sorted(set(settings.worker_groups) - set(OUTBOX_GROUPS))

@@ -40,15 +40,10 @@ class WorkerChild:
     def __init__(self, groups: tuple[str, ...]) -> None:
         self.groups = groups
         self.proc: subprocess.Popen[bytes] | None = None
-        self.restarts = 0
         self._started = 0.0
         self._stopping = threading.Event()
         self._state = threading.Lock()
         self._thread: threading.Thread | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return None if self.proc is None else self.proc.pid
 
     def start(self) -> None:
         self._spawn()
@@ -83,7 +78,6 @@ class WorkerChild:
             )  # fmt: skip
             if self._stopping.wait(delay):
                 return
-            self.restarts += 1
             self._spawn()
 
     def stop(self) -> None:
