@@ -250,7 +250,8 @@ class GroupConsumer:
         do. A facility the group wanted at its last pass here is asked about first, and not
         again for ``WANTED_FOR_S``; its last entry is read only when the answer is no."""
         stream = keys.outbox(facility)
-        if facility not in self._skipped:
+        ask_first = facility not in self._skipped  # else its last pass here skipped it
+        if ask_first:
             asked = self._wanted.get(facility)
             if asked is not None and time.monotonic() - asked < WANTED_FOR_S:
                 return False
@@ -259,9 +260,12 @@ class GroupConsumer:
                 return False
         self._wanted.pop(facility, None)
         last = cast(list[tuple[bytes, Any]], await self.redis.xrevrange(stream, count=1))
-        if not last or await self.group.wants(facility):
+        if (last or not ask_first) and await self.group.wants(facility):
             self._skipped.discard(facility)
             return False
+        if not last:  # an empty outbox: nothing to move past
+            self._skipped.add(facility)
+            return True
         try:
             await self.redis.xgroup_setid(stream, self.group.name, last[0][0])
         except ResponseError as exc:

@@ -10,9 +10,10 @@ names groups, or alone as ``junban worker <group>…``). It serves, for each gro
   (facility, group) are at least ``wake_gap_s`` (0.25 s, or the group's own ``gap_s``)
   apart, ``unwanted_gap_s`` (5 s) while the group has nothing to do there (until a
   ``{facility}:{group}`` wake-up says it has), so a busy clinic's commits share passes;
-- every ``sweep_s`` (30 s), each facility of ``jb:facilities`` the group ``wants``: a
-  wake missed while the link was down, entries left pending (a sweep's pass recovers them
-  where a wake's pass may skip that step, ``GroupConsumer.serve``), a lease that lapsed.
+- every ``sweep_s`` (30 s), each facility of ``jb:facilities`` the group ``wants``, or
+  has not skipped here since the wake link (re)connected: a wake missed while the link was
+  down, entries left pending (a sweep's pass recovers them where a wake's pass may skip
+  that step, ``GroupConsumer.serve``), a lease that lapsed.
 
 The sweep also creates missing consumer groups (at ``$``, once per facility and process)
 and trims each outbox to ``retention_s`` (8 days, ``XTRIM MINID``) once a day, guarded by a
@@ -58,9 +59,7 @@ UNWANTED_GAP_S = 5.0
 endpoint, subscription or option): its position then follows the stream within 5 s. What
 gives it work publishes ``{facility}:{group}`` (``wake_group``), which ends that wait."""
 TRAIL_S = 0.01  # margin of the second pass after WAKE_WINDOW_MS
-RETRY_S = 5.0
-"""A (facility, group) whose pass failed is served again this long after (or at the next
-sweep when that comes sooner)."""
+RETRY_S = 5.0  # a failed pass of a (facility, group) is retried then (or at the next sweep)
 
 
 def consumer_name() -> str:
@@ -294,7 +293,8 @@ class OutboxRunner:
                     await self.ensure(facility)
                 await self.trim(facility, now)
                 for name, consumer in self.consumers.items():
-                    if await consumer.group.wants(facility):
+                    skipped = (facility, name) in self._unwanted  # its wakes move it
+                    if not skipped or await consumer.group.wants(facility):
                         self.request(facility, name, recover=True)
             except (RedisError, OSError) as exc:
                 log.warning("outbox sweep of %s: %s", facility, exc)
@@ -322,7 +322,7 @@ class OutboxRunner:
             pubsub = self.redis.pubsub()
             try:
                 await pubsub.subscribe(keys.OUTBOX_WAKE)
-                backoff = 0.2
+                backoff, self._unwanted = 0.2, set()  # the next sweep catches up on them
                 await self._wakes(pubsub)
             except (RedisError, OSError, TimeoutError) as exc:
                 log.warning("outbox wake link lost (%s); reconnecting", exc)
