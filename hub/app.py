@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from hub import secrets as sealing
 from hub.accounts import AccountService, LoginGuard, TokenVersions, UserStore
+from hub.analytics.service import AnalyticsService
 from hub.apikeys import ApiKeyService, ApiKeyStore
 from hub.audit import AuditLog
 from hub.auth import Tokens, load_secret
@@ -103,6 +104,7 @@ class Services:
     users: UserStore
     scheduler: Scheduler
     dead_letters: DeadLetters
+    analytics: AnalyticsService
     outbox_groups: list[Group]  # those JUNBAN_INLINE_WORKERS may name; replay hands back to
     live: LiveRuntime | None = None
     bridge: Bridge | None = None
@@ -110,6 +112,7 @@ class Services:
     _revoker: asyncio.Task[None] | None = None
     _contract_keeper: asyncio.Task[None] | None = None
     _scheduler: asyncio.Task[None] | None = None
+    _summariser: asyncio.Task[None] | None = None
     _outbox: asyncio.Task[None] | None = None
 
     async def _api_gate(self, facility: str) -> None:
@@ -141,6 +144,7 @@ class Services:
         self._revoker = asyncio.create_task(self._close_revoked(self.live), name="revoker")
         self._contract_keeper = asyncio.create_task(self._keep_contracts(), name="contracts")
         self._scheduler = asyncio.create_task(self.scheduler.run_forever(), name="scheduler")
+        self._summariser = asyncio.create_task(self.analytics.keep(), name="analytics")
         workers = self.settings.inline_workers  # the outbox groups that run in this process
         self._outbox = start_inline(
             self.redis, self.outbox_groups, workers, self.facility_store, self.settings
@@ -193,7 +197,8 @@ class Services:
 
     async def stop_live(self) -> None:
         wsprotocol.install(None)
-        for task in (self._day_keeper, self._revoker, self._contract_keeper, self._scheduler):
+        keepers = (self._day_keeper, self._revoker, self._contract_keeper, self._scheduler)
+        for task in (*keepers, self._summariser):
             if task is not None:
                 task.cancel()
         if self._outbox is not None:  # gives back its leases on the way out
@@ -288,6 +293,7 @@ def build_services(settings: Settings) -> Services:
         users=users,
         scheduler=Scheduler(facilities, queues, audit, settings.schedule_tick_s),
         dead_letters=DeadLetters(client, facilities, groups),
+        analytics=AnalyticsService(client, facilities),
         outbox_groups=groups,
     )
 

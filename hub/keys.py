@@ -104,6 +104,24 @@ def log(info: str) -> str:
     return f"jb:{{{facility}}}:{counter}:log"
 
 
+def summaries(info: str) -> str:
+    """hash: date -> msgpack ``DaySummary`` of the queue's day (hub.analytics; names no one,
+    kept for years)."""
+    facility, counter = _split(info)
+    return f"jb:{{{facility}}}:{counter}:sum"
+
+
+def summary_cursor(info: str) -> str:
+    """hash: id, v, day, state: the ``day_started`` entry of the queue's first day not yet
+    summarised and the state right after it (hub.analytics.store)."""
+    facility, counter = _split(info)
+    return f"jb:{{{facility}}}:{counter}:sumcur"
+
+
+ANALYTICS_SWEEP = "jb:analytics:sweep"
+"""string: held (SET NX PX) by the hub process whose analytics keeper sweeps this round."""
+
+
 def idempotency(info: str, key: str) -> str:
     """string: the stored first answer to a mutating call with this Idempotency-Key."""
     facility, counter = _split(info)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from hub.web import accounts, contracts, facilities, links, live, pairing, queues
+from hub.web import accounts, analytics, contracts, facilities, links, live, pairing, queues
 from hub.web import apikeys as apikeys_web
 from hub.web import emr as emr_web
 from hub.web import integrations as integrations_web
@@ -29,6 +29,7 @@ API_ROUTES: list[ApiRoute] = [
     *staff_web.ROUTES,
     *contracts.ROUTES,
     *dead_web.ROUTES,
+    *analytics.ROUTES,
     *integrations_web.ROUTES,
     *emr_web.ROUTES,
     *apikeys_web.ROUTES,

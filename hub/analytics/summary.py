@@ -1,0 +1,327 @@
+"""One queue's day in numbers: ``summarise`` folds the day's events (from the queue's own
+stream) into a ``DaySummary``. Pure: no I/O, no clock. A summary names no one (counts,
+times and histograms only), so it may be kept for years (docs/analytics.md).
+
+Definitions (the peers': Waitwhile, Qmatic, Qudini, Zenoti):
+- a ticket's **wait** runs from when it joined this queue (issued, or transferred in) to the
+  call that led to service: its last call when it was completed or sent on to another
+  counter (a no-show called again counts from the later call), else its first call;
+  tickets never called have no wait;
+- **service** runs from that call to the completion; a completion by the room's next call
+  more than ``BREAK_MIN`` after its call is left out (the room took a break);
+- at day end each ticket is counted once by where it ended: completed, **walkout**
+  (cancelled while waiting), cancelled after its call, **no-show** (absent), transferred to
+  another counter, or unfinished (still waiting or called), so these add up to the tickets
+  the queue had (``issued`` + ``transferred_in``);
+- **accuracy** compares, for web tickets that were called, the estimate the patient saw at
+  issue (``views.ticket_view``, replayed) with the wait: within max(5 min, 25 %).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from hub.queue import estimate
+from hub.queue.events import (
+    Event,
+    TicketCalled,
+    TicketCancelled,
+    TicketCompleted,
+    TicketIssued,
+    TicketRecalled,
+    TicketRequeued,
+    TicketTransferredIn,
+    WebClosed,
+)
+from hub.queue.evolve import apply_in_place
+from hub.queue.model import CHANNELS, QueueState
+from hub.queue.views import ahead_of
+
+BREAK_MIN = 45.0
+HOURS = 24
+
+
+class Dist(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Minutes of one kind (waits, service times): exact figures of the day and a histogram
+    of whole minutes (``{minute: count}``), which merges across days."""
+
+    n: int = 0
+    total: float = 0.0
+    p50: float | None = None
+    p90: float | None = None
+    max: float | None = None
+    hist: dict[int, int] = {}
+
+
+class DaySummary(msgspec.Struct, omit_defaults=True):
+    """One queue's business day (module docstring); about 1 KB as msgpack."""
+
+    date: str
+    info: str
+    tz: str
+    incomplete: bool = False
+    issued: dict[str, int] = {}
+    transferred_in: int = 0
+    called: int = 0
+    completed: int = 0
+    walkouts: int = 0
+    cancelled_after_call: int = 0
+    no_shows: int = 0
+    transferred_out: int = 0
+    unfinished: int = 0
+    recalls: int = 0
+    requeued: int = 0
+    wait: Dist = Dist()
+    service: Dist = Dist()
+    rooms: dict[str, Dist] = {}
+    hour_issued: list[int] = []
+    hour_called: list[int] = []
+    hour_line_avg: list[float | None] = []
+    hour_line_max: list[int | None] = []
+    web_closed: list[tuple[float, str]] = []
+    first_call: float | None = None
+    last_call: float | None = None
+    acc_n: int = 0
+    acc_within: int = 0
+    acc_error: float = 0.0
+    acc_abs_error: float = 0.0
+
+    @property
+    def issued_total(self) -> int:
+        return sum(self.issued.values())
+
+
+@dataclass(slots=True)
+class _Track:
+    """What the summariser keeps of one ticket through the day."""
+
+    joined: float
+    web_estimate: int | None = None
+    first_call: float | None = None
+    last_call: float | None = None
+    walkout: bool = False
+    service: float | None = None
+
+
+@dataclass(slots=True)
+class _Day:
+    state: QueueState
+    midnight: float
+    tracks: dict[str, _Track] = field(default_factory=dict)
+    summary: DaySummary | None = None
+    line_area: list[float] = field(default_factory=lambda: [0.0] * HOURS)
+    line_span: list[float] = field(default_factory=lambda: [0.0] * HOURS)
+    line_max: list[int | None] = field(default_factory=lambda: [None] * HOURS)
+    at: float | None = None
+
+
+def midnight_of(date: str, tz: str) -> float:
+    """The epoch of ``date``'s local midnight in ``tz``."""
+    return datetime.fromisoformat(date).replace(tzinfo=ZoneInfo(tz)).timestamp()
+
+
+def hour_of(at: float, midnight: float) -> int:
+    return min(max(int((at - midnight) // 3600), 0), HOURS - 1)
+
+
+def nearest_rank(values: Sequence[float], p: float) -> float:
+    """The nearest-rank percentile of sorted ``values`` (not empty)."""
+    return values[max(math.ceil(p * len(values)), 1) - 1]
+
+
+def distribution(minutes: Iterable[float]) -> Dist:
+    values = sorted(round(m, 1) for m in minutes)
+    if not values:
+        return Dist()
+    hist: dict[int, int] = {}
+    for m in values:
+        hist[int(m)] = hist.get(int(m), 0) + 1
+    return Dist(
+        n=len(values),
+        total=round(sum(values), 1),
+        p50=nearest_rank(values, 0.5),
+        p90=nearest_rank(values, 0.9),
+        max=values[-1],
+        hist=hist,
+    )
+
+
+def summarise(
+    start: QueueState, events: Iterable[Event], *, incomplete: bool = False
+) -> DaySummary:
+    """The summary of the day that ``start`` (the state right after its ``day_started``)
+    begins, from the day's later ``events``. ``start`` is left as it was."""
+    state = start.copy()
+    day = _Day(state, midnight_of(state.day, state.config.tz))
+    hour_issued, hour_called = [0] * HOURS, [0] * HOURS
+    counts = {"recalls": 0, "requeued": 0}
+    closed: list[tuple[float, str]] = []
+    issued = dict.fromkeys(CHANNELS, 0)
+    transferred_in = 0
+    previous: Event | None = None
+    for event in events:
+        _line(day, event.at)
+        if isinstance(event, TicketCalled) and isinstance(previous, TicketCompleted):
+            _implicit_break(day, previous, event)
+        elif isinstance(event, TicketCancelled):  # walked out: it left the line unserved
+            day.tracks[event.ticket_id].walkout = state.tickets[event.ticket_id].status == "waiting"
+        apply_in_place(state, event)
+        if isinstance(event, TicketIssued):
+            ticket = event.ticket
+            issued[ticket.channel] = issued.get(ticket.channel, 0) + 1
+            hour_issued[hour_of(event.at, day.midnight)] += 1
+            track = _Track(joined=event.at)
+            if ticket.channel == "web":
+                ahead = ahead_of(state, ticket.id)
+                track.web_estimate = estimate.wait_minutes(ahead, state.minutes_per_patient)
+            day.tracks[ticket.id] = track
+        elif isinstance(event, TicketTransferredIn):
+            if event.ticket.id not in day.tracks:
+                transferred_in += 1
+            day.tracks[event.ticket.id] = _Track(joined=event.at)
+        elif isinstance(event, TicketCalled):
+            hour_called[hour_of(event.at, day.midnight)] += 1
+            track = day.tracks[event.ticket_id]
+            track.first_call = track.first_call or event.at
+            track.last_call = event.at
+            track.service = None
+        elif isinstance(event, TicketCompleted):
+            track = day.tracks[event.ticket_id]
+            if track.last_call is not None:
+                track.service = (event.at - track.last_call) / 60
+        elif isinstance(event, TicketRecalled):
+            counts["recalls"] += 1
+        elif isinstance(event, TicketRequeued):
+            counts["requeued"] += 1
+        elif isinstance(event, WebClosed):
+            closed.append((event.at, event.reason))
+        previous = event
+        day.at = event.at
+    return _finish(
+        day, issued, transferred_in, hour_issued, hour_called, counts, closed, incomplete
+    )
+
+
+def _implicit_break(day: _Day, completed: TicketCompleted, called: TicketCalled) -> None:
+    """A completion made by the same room's next call (same instant) more than ``BREAK_MIN``
+    after its own call is not a service time: leave it out."""
+    if completed.at != called.at:
+        return
+    ticket = day.state.tickets.get(completed.ticket_id)
+    track = day.tracks.get(completed.ticket_id)
+    if ticket is None or track is None or ticket.room != called.room:
+        return
+    if track.service is not None and track.service > BREAK_MIN:
+        track.service = None
+
+
+def _line(day: _Day, at: float) -> None:
+    """Add the line length since the last event to the time-weighted hourly sums."""
+    length = len(day.state.waiting)
+    if day.at is not None and at > day.at:
+        t = day.at
+        while t < at:
+            hour = hour_of(t, day.midnight)
+            end = min(at, day.midnight + (hour + 1) * 3600) if hour < HOURS - 1 else at
+            if end <= t:
+                end = at
+            day.line_area[hour] += length * (end - t)
+            day.line_span[hour] += end - t
+            t = end
+    hour = hour_of(at, day.midnight)
+    if day.at is not None or length:
+        day.line_max[hour] = max(day.line_max[hour] or 0, length)
+
+
+def _finish(
+    day: _Day,
+    issued: dict[str, int],
+    transferred_in: int,
+    hour_issued: list[int],
+    hour_called: list[int],
+    counts: dict[str, int],
+    closed: list[tuple[float, str]],
+    incomplete: bool,
+) -> DaySummary:
+    state = day.state
+    if day.at is not None:  # the line after the last event counts for its hour
+        hour = hour_of(day.at, day.midnight)
+        day.line_max[hour] = max(day.line_max[hour] or 0, len(state.waiting))
+    ends = {"done": 0, "walkout": 0, "after_call": 0, "absent": 0, "transferred": 0, "open": 0}
+    waits: list[float] = []
+    services: list[float] = []
+    rooms: dict[str, list[float]] = {}
+    acc = [0, 0, 0.0, 0.0]
+    calls: list[float] = []
+    for tid, track in day.tracks.items():
+        ticket = state.tickets[tid]
+        end = _end(ticket.status, track)
+        ends[end] += 1
+        if track.first_call is None or track.last_call is None:
+            continue
+        calls += [track.first_call, track.last_call]
+        served = ticket.status in ("done", "transferred")
+        wait = ((track.last_call if served else track.first_call) - track.joined) / 60
+        waits.append(max(wait, 0.0))
+        if ticket.status == "done" and track.service is not None:
+            services.append(max(track.service, 0.0))
+            rooms.setdefault(ticket.room or "", []).append(max(track.service, 0.0))
+        if track.web_estimate is not None:
+            error = wait - track.web_estimate
+            acc[0] += 1
+            acc[1] += abs(error) <= max(5.0, 0.25 * track.web_estimate)
+            acc[2] += error
+            acc[3] += abs(error)
+    avg = [
+        round(area / span, 1) if span > 0 else None
+        for area, span in zip(day.line_area, day.line_span, strict=True)
+    ]
+    return DaySummary(
+        date=state.day,
+        info=state.info,
+        tz=state.config.tz,
+        incomplete=incomplete,
+        issued={k: v for k, v in issued.items() if v},
+        transferred_in=transferred_in,
+        called=sum(1 for t in day.tracks.values() if t.first_call is not None),
+        completed=ends["done"],
+        walkouts=ends["walkout"],
+        cancelled_after_call=ends["after_call"],
+        no_shows=ends["absent"],
+        transferred_out=ends["transferred"],
+        unfinished=ends["open"],
+        recalls=counts["recalls"],
+        requeued=counts["requeued"],
+        wait=distribution(waits),
+        service=distribution(services),
+        rooms={room: distribution(values) for room, values in rooms.items()},
+        hour_issued=hour_issued,
+        hour_called=hour_called,
+        hour_line_avg=avg,
+        hour_line_max=day.line_max,
+        web_closed=closed,
+        first_call=min(calls) if calls else None,
+        last_call=max(calls) if calls else None,
+        acc_n=int(acc[0]),
+        acc_within=int(acc[1]),
+        acc_error=round(acc[2], 1),
+        acc_abs_error=round(acc[3], 1),
+    )
+
+
+def _end(status: str, track: _Track) -> str:
+    if status == "done":
+        return "done"
+    if status == "cancelled":
+        return "walkout" if track.walkout else "after_call"
+    if status == "absent":
+        return "absent"
+    if status == "transferred":
+        return "transferred"
+    return "open"
