@@ -144,7 +144,9 @@ class Services:
         self._revoker = asyncio.create_task(self._close_revoked(self.live), name="revoker")
         self._contract_keeper = asyncio.create_task(self._keep_contracts(), name="contracts")
         self._scheduler = asyncio.create_task(self.scheduler.run_forever(), name="scheduler")
-        self._summariser = asyncio.create_task(self.analytics.keep(), name="analytics")
+        self._summariser = asyncio.create_task(
+            self.analytics.keep(self.settings.analytics_keep_s), name="analytics"
+        )
         workers = self.settings.inline_workers  # the outbox groups that run in this process
         self._outbox = start_inline(
             self.redis, self.outbox_groups, workers, self.facility_store, self.settings

@@ -333,7 +333,9 @@ async def _seed_demo_contract(services: Services, now: float) -> None:
 
 
 async def _seed_demo(settings: Settings) -> None:
+    from hub.analytics.demo import seed_history
     from hub.app import build_services
+    from hub.queue.calendar import business_day
     from hub.queue.facilities import Facility
     from hub.queue.model import OpenReception, OpenWeb, QueueConfig
 
@@ -360,6 +362,8 @@ async def _seed_demo(settings: Settings) -> None:
             info = f"{DEMO_FACILITY}-{counter}"
             await services.queue_service.execute(info, OpenReception(at=now), lambda s: None)
             await services.queue_service.execute(info, OpenWeb(at=now), lambda s: None)
+            today = business_day(now, "Asia/Tokyo")  # made-up past days for the analytics page
+            await seed_history(services.redis, info, 90, today)
         token = services.tokens.issue("staff", subject=DEMO_USER, facility=DEMO_FACILITY)
         monitor = services.tokens.issue(
             "monitor", subject="demo-monitor", facility=DEMO_FACILITY, ttl_s=30 * 86400
@@ -375,6 +379,7 @@ async def _seed_demo(settings: Settings) -> None:
         f"  staff accounts {base}/console/1234/staff   (the demo user is the clinic's admin)\n"
         f"  integrations   {base}/console/1234/integrations   (webhooks, EMR, API keys)\n"
         f"  call history   {base}/console/1234/calls   (phone call-out option)\n"
+        f"  analytics      {base}/console/1234/analytics   (90 made-up past days)\n"
         f"  monitor (TV)   {base}/monitor/1234#token={monitor}\n"
         f"  kiosk          {base}/kiosk/1234   (pair it with a code from the console)\n"
         f"  QR poster      {base}/poster/1234\n"

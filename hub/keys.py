@@ -118,8 +118,11 @@ def summary_cursor(info: str) -> str:
     return f"jb:{{{facility}}}:{counter}:sumcur"
 
 
-ANALYTICS_SWEEP = "jb:analytics:sweep"
-"""string: held (SET NX PX) by the hub process whose analytics keeper sweeps this round."""
+def summary_claim(info: str) -> str:
+    """string: held (SET NX, 60 s) by the hub whose analytics keeper is summarising the
+    queue's ended days, so the other hubs leave them to it."""
+    facility, counter = _split(info)
+    return f"jb:{{{facility}}}:{counter}:sumclaim"
 
 
 def idempotency(info: str, key: str) -> str:

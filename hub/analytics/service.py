@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
 from datetime import date as Date
 from datetime import timedelta
@@ -29,8 +28,10 @@ log = logging.getLogger("junban")
 MAX_DAYS = 400
 DEFAULT_DAYS = 30
 KEEP_S = 30.0
-"""How often one hub process (whichever holds ``keys.ANALYTICS_SWEEP``) looks for queues
-whose day ended: a day is summarised within about this long after the next one starts."""
+"""How often each hub looks for queues whose day ended (two reads per queue): a day is
+summarised within about this long after the next one starts."""
+CLAIM_MS = 60_000
+"""A hub's claim on summarising one queue (given back when done)."""
 
 
 def date_range(start: str | None, end: str | None, today: str) -> list[str]:
@@ -156,7 +157,7 @@ class AnalyticsService:
 
     # ---- the keeper -------------------------------------------------------------------------
 
-    async def keep_once(self, now: float) -> int:
+    async def keep_once(self) -> int:
         """Summarise the finished days of every queue whose day moved on since its cursor;
         how many days were stored."""
         stored = 0
@@ -165,8 +166,15 @@ class AnalyticsService:
             if record is None:
                 continue
             for info in record.infos():
-                if await self._day_moved(info):
+                if not await self._day_moved(info):
+                    continue
+                claim = keys.summary_claim(info)
+                if not await self.redis.set(claim, "1", nx=True, px=CLAIM_MS):
+                    continue  # another hub is on it
+                try:
                     stored += len((await self.summaries.catch_up(info)).stored)
+                finally:
+                    await self.redis.delete(claim)
         return stored
 
     async def _day_moved(self, info: str) -> bool:
@@ -180,14 +188,12 @@ class AnalyticsService:
         return day is None or current > day.decode()
 
     async def keep(self, every_s: float = KEEP_S) -> None:
-        """Run ``keep_once`` every ``every_s`` in one hub process at a time; a failed round
-        is logged and the next one tries again."""
+        """Run ``keep_once`` every ``every_s``; a failed round is logged and the next one
+        tries again. Every hub runs one: a queue is summarised by the one that claims it."""
         while True:
             await asyncio.sleep(every_s)
             try:
-                claim = int(every_s * 900)
-                if await self.redis.set(keys.ANALYTICS_SWEEP, "1", nx=True, px=claim):
-                    await self.keep_once(time.time())
+                await self.keep_once()
             except (JunbanError, RedisError, OSError) as exc:
                 log.warning("could not summarise the finished days: %s", exc)
             except Exception:  # keep the keeper alive whatever one round does

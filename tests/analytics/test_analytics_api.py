@@ -25,7 +25,7 @@ from hub.queue.facilities import Facility, FacilityStore
 from hub.queue.model import IssueTicket, QueueConfig
 from hub.queue.service import QueueService
 from hub.queue.store import QueueStore
-from tests.conftest import OPERATOR, new_facility_number, staff_headers
+from tests.conftest import OPERATOR, new_facility_number, staff_headers, start_hub
 
 TZ = "Asia/Tokyo"
 
@@ -159,3 +159,18 @@ async def test_only_the_facilitys_staff_see_its_numbers(
         await client.get("/v1/admin/analytics", headers=staff_headers(facility))
     ).status_code == 403
     assert (await client.get(url, headers=OPERATOR)).status_code == 200
+
+
+async def test_a_hub_summarises_the_day_that_ended_by_itself(redis_url: str, redis: Redis) -> None:
+    hub = start_hub(redis_url, JUNBAN_ANALYTICS_KEEP="0.5")
+    try:
+        _, info = await clinic_with_history(redis, days=1)  # yesterday, then a ticket today
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if await redis.hexists(keys.summaries(info), days_ago(1)):
+                break
+            await asyncio.sleep(0.1)
+        assert await redis.hexists(keys.summaries(info), days_ago(1)), hub.log.read_text()[-2000:]
+        assert await SummaryStore(redis).cursor_day(info) == today()
+    finally:
+        hub.stop()
