@@ -5,6 +5,7 @@ page something to draw on a fresh install."""
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import date as Date
 from datetime import timedelta
@@ -22,6 +23,7 @@ from hub.queue.model import (
     MarkAbsent,
     OpenReception,
     OpenWeb,
+    QueueState,
 )
 from hub.queue.service import QueueService
 
@@ -102,45 +104,62 @@ async def play_day(
     tickets: int,
     rng: random.Random,
     *,
-    rooms: tuple[str, ...] = ("1", "2"),
+    minutes_each: float = 6.0,
 ) -> int:
     """Run a clinic day on queue ``info`` through the real queue service, with times from
-    ``opens_at`` on: ``tickets`` arrivals (about 60 % web) spread over 8 hours, two rooms
-    serving about 6 minutes each; some walk out, some are absent. Commands only: the
-    events, and so the summaries, are what the hub itself would write. How many commands
-    were accepted."""
-    arrivals = sorted(opens_at + rng.uniform(0, 8 * 3600) for _ in range(tickets))
+    ``opens_at`` on: ``tickets`` arrivals (about 60 % web) over 8 hours, busier in the
+    first hour, and enough rooms (``1``, ``2`` …) serving about ``minutes_each`` minutes a
+    patient (gamma-distributed) to keep up; about 3 % walk out and 1 in 30 is absent.
+    Commands only: the events, and so the summaries, are what the hub itself would write.
+    How many commands were accepted."""
+    hours = 8.0
+    rooms = [str(n + 1) for n in range(max(1, math.ceil(tickets * minutes_each / (hours * 60))))]
+    arrivals = sorted(
+        opens_at + (rng.uniform(0, 3600) if rng.random() < 0.25 else rng.uniform(0, hours * 3600))
+        for _ in range(tickets)
+    )
     accepted = 0
 
-    async def run(command: Command) -> None:
+    async def run(command: Command) -> str | None:
+        """The ticket called first now (or ""), None when the command was refused."""
         nonlocal accepted
         try:
-            await service.execute(info, command, lambda s: None)
-            accepted += 1
+            called = await service.execute(info, command, _called_first)
         except JunbanError:
-            pass
+            return None
+        accepted += 1
+        return str(called)
+
+    def service_s() -> float:
+        return rng.gammavariate(4.0, minutes_each / 4.0) * 60
 
     await run(OpenReception(at=opens_at))
     await run(OpenWeb(at=opens_at))
-    free = dict.fromkeys(rooms, opens_at + 600)
+    free = {room: opens_at + 300 for room in rooms}
     issued: list[str] = []
-    for n, at in enumerate(arrivals):
-        room = min(free, key=lambda r: free[r])
-        while free[room] < at:  # the rooms call whoever waits until this arrival
-            await run(CallNext(at=free[room], room=room))
-            free[room] += max(rng.gauss(6, 2), 1.5) * 60 * len(rooms) / 2
-            room = min(free, key=lambda r: free[r])
+    end = opens_at + (hours + 1.5) * 3600
+    for n, at in enumerate([*arrivals, end]):
+        while True:  # each room calls the next patient whenever it is free before ``at``
+            room = min(free, key=free.__getitem__)
+            if free[room] >= at:
+                break
+            at_call = free[room]
+            called = await run(CallNext(at=at_call, room=room))
+            if called and rng.random() < 1 / 30:  # not there: absent, and the next one
+                await run(MarkAbsent(at=at_call + 120, ticket_id=called))
+                free[room] = at_call + 150
+            else:
+                free[room] = at_call + service_s() if called is not None else at
+        if n == len(arrivals):
+            break
         tid = f"{info}-{int(opens_at)}-{n}"
         channel = "web" if rng.random() < 0.6 else rng.choice(("desk", "kiosk"))
         await run(IssueTicket(at=at, ticket_id=tid, channel=channel))
         issued.append(tid)
-        if rng.random() < 0.03:
-            await run(Cancel(at=at + rng.uniform(60, 1200), ticket_id=tid, by="patient"))
-    end = opens_at + 9 * 3600
-    for room in list(free):
-        while free[room] < end:
-            await run(CallNext(at=free[room], room=room))
-            free[room] += max(rng.gauss(6, 2), 1.5) * 60
-    for tid in rng.sample(issued, k=min(len(issued), max(1, tickets // 30))):
-        await run(MarkAbsent(at=end, ticket_id=tid))
+        if rng.random() < 0.03:  # someone who came earlier gives up (if still waiting)
+            await run(Cancel(at=at, ticket_id=rng.choice(issued), by="patient"))
     return accepted
+
+
+def _called_first(state: QueueState) -> str:
+    return state.calling[0] if state.calling else ""

@@ -135,20 +135,22 @@ def nearest_rank(values: Sequence[float], p: float) -> float:
     return values[max(math.ceil(p * len(values)), 1) - 1]
 
 
-def distribution(minutes: Iterable[float]) -> Dist:
+def distribution(minutes: Iterable[float], *, hist: bool = True) -> Dist:
+    """The day's exact figures of ``minutes`` (0.1 min), with the histogram unless not
+    wanted (a room's: its figures are only shown per day)."""
     values = sorted(round(m, 1) for m in minutes)
     if not values:
         return Dist()
-    hist: dict[int, int] = {}
-    for m in values:
-        hist[int(m)] = hist.get(int(m), 0) + 1
+    counts: dict[int, int] = {}
+    for m in values if hist else ():
+        counts[int(m)] = counts.get(int(m), 0) + 1
     return Dist(
         n=len(values),
         total=round(sum(values), 1),
         p50=nearest_rank(values, 0.5),
         p90=nearest_rank(values, 0.9),
         max=values[-1],
-        hist=hist,
+        hist=counts,
     )
 
 
@@ -222,21 +224,21 @@ def _implicit_break(day: _Day, completed: TicketCompleted, called: TicketCalled)
 
 
 def _line(day: _Day, at: float) -> None:
-    """Add the line length since the last event to the time-weighted hourly sums."""
+    """Add the line's length since the last event (it held until ``at``) to the hourly
+    time-weighted sums and maxima."""
+    if day.at is None:
+        return
     length = len(day.state.waiting)
-    if day.at is not None and at > day.at:
-        t = day.at
-        while t < at:
-            hour = hour_of(t, day.midnight)
-            end = min(at, day.midnight + (hour + 1) * 3600) if hour < HOURS - 1 else at
-            if end <= t:
-                end = at
+    t, hour = day.at, hour_of(day.at, day.midnight)
+    while True:
+        end = at if hour == HOURS - 1 else min(at, day.midnight + (hour + 1) * 3600)
+        if end > t:
             day.line_area[hour] += length * (end - t)
             day.line_span[hour] += end - t
-            t = end
-    hour = hour_of(at, day.midnight)
-    if day.at is not None or length:
         day.line_max[hour] = max(day.line_max[hour] or 0, length)
+        if end >= at:
+            return
+        t, hour = end, hour + 1
 
 
 def _finish(
@@ -300,7 +302,7 @@ def _finish(
         requeued=counts["requeued"],
         wait=distribution(waits),
         service=distribution(services),
-        rooms={room: distribution(values) for room, values in rooms.items()},
+        rooms={room: distribution(values, hist=False) for room, values in rooms.items()},
         hour_issued=hour_issued,
         hour_called=hour_called,
         hour_line_avg=avg,
