@@ -295,7 +295,7 @@ def build_services(settings: Settings) -> Services:
         users=users,
         scheduler=Scheduler(facilities, queues, audit, settings.schedule_tick_s),
         dead_letters=DeadLetters(client, facilities, groups),
-        analytics=AnalyticsService(client, facilities),
+        analytics=AnalyticsService(client, facilities, service),
         outbox_groups=groups,
     )
 

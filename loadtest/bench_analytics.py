@@ -31,13 +31,15 @@ import msgspec
 
 from hub import keys
 from hub.analytics.demo import play_day, seed_history
+from hub.analytics.service import AnalyticsService
 from hub.analytics.store import SummaryStore
-from hub.analytics.summary import midnight_of, summarise
+from hub.analytics.summary import DaySummary, midnight_of, summarise
 from hub.app import connect_redis
 from hub.auth import Tokens
 from hub.queue import calendar
+from hub.queue.estimate import COVERAGE
 from hub.queue.facilities import Facility, FacilityStore
-from hub.queue.model import IssueTicket, QueueConfig
+from hub.queue.model import IssueTicket, QueueConfig, StartDay
 from hub.queue.service import QueueService
 from hub.queue.store import QueueStore
 from loadtest import cli, report
@@ -108,6 +110,66 @@ async def summarise_days(hub: HubProcess, sizes: list[int], repeat: int) -> list
     return rows
 
 
+async def range_coverage(hub: HubProcess, training: int, tickets: int, tests: int = 3) -> Result:
+    """Coverage of the estimate ranges on simulated days: ``training`` days played and
+    summarised, the ranges learnt from them (``AnalyticsService.calibrate``), then ``tests``
+    more days played, each learning from the days before it as the keeper does; how often
+    their real waits fell in the range each ticket was shown (and, for comparison, how
+    often the training days' waits fell in the default ranges they were shown)."""
+    redis = connect_redis(hub.redis_url)
+    queues = QueueService(
+        QueueStore(redis, stream_maxlen=1_000_000, idempotency_ttl_s=60), FacilityStore(redis)
+    )
+    analytics = AnalyticsService(redis, FacilityStore(redis), queues)
+    number = str(random.randint(10_000_000, 99_999_999))
+    info, now = f"{number}-01", time.time()
+    days = training + tests
+    try:
+        facility = Facility(number=number, name="Ranges", counters={"01": ""})
+        await queues.create_facility(facility, QueueConfig(tz=TZ), now - (days + 1) * 86400)
+        rng = random.Random(number)
+        learnt: list[DaySummary] = []
+        tested: list[Result] = []
+        for n in range(days, 0, -1):
+            opens = midnight_of(calendar.business_day(now - n * 86400, TZ), TZ) + 8 * 3600
+            await queues.execute(info, StartDay(at=opens - 3600), lambda s: None)
+            stored = (await analytics.summaries.catch_up(info)).stored
+            learnt += stored
+            if n <= tests:
+                tested += [_coverage(d) for d in stored if d.date > learnt[training - 1].date]
+                factors = await analytics.calibrate(info, learnt[-1].date, at=opens - 1800)
+                tested.append({"factors": factors})
+            await play_day(queues, info, opens, tickets, rng)
+        await queues.execute(info, IssueTicket(at=now, ticket_id="today"), lambda s: None)
+        last = (await analytics.summaries.catch_up(info)).stored
+        tested += [_coverage(d) for d in last]
+        test_days = [t for t in tested if "date" in t]
+        called = sum(t["called"] for t in test_days)
+        default = learnt[:training]
+        return {
+            "training_days": training,
+            "tickets_per_day": tickets,
+            "tests": tested,
+            "called": called,
+            "coverage": round(sum(t["in_range"] for t in test_days) / max(called, 1), 3),
+            "coverage_training_days_default_factors": round(
+                sum(d.range_in for d in default) / max(sum(d.range_n for d in default), 1), 3
+            ),
+            "target": COVERAGE,
+        }
+    finally:
+        await redis.aclose()
+
+
+def _coverage(day: DaySummary) -> Result:
+    return {
+        "date": day.date,
+        "called": day.range_n,
+        "in_range": day.range_in,
+        "coverage": round(day.range_in / max(day.range_n, 1), 3),
+    }
+
+
 async def time_api(hub: HubProcess, repeat: int) -> list[Result]:
     redis = connect_redis(hub.redis_url)
     tokens = Tokens(hub.secret)
@@ -160,13 +222,15 @@ async def main_async(args: argparse.Namespace) -> Result:
     hub = HubProcess()
     results: Result = {
         "started": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "params": {"big_day": args.big_day, "repeat": args.repeat},
+        "params": vars(args),
         "machine": report.machine_info(),
     }
     try:
         await hub.start()
         results["software"] = await report.software_info(hub)
         results["api"] = await time_api(hub, args.repeat)
+        results["ranges"] = await range_coverage(hub, args.training, args.range_tickets)
+        _log(f"ranges: {results['ranges']}")
         results["days"] = await summarise_days(hub, [500, args.big_day], args.repeat)
     except (Exception, asyncio.CancelledError) as exc:
         results["error"] = f"{type(exc).__name__}: {exc}"
@@ -202,6 +266,22 @@ def render(results: Result) -> str:
     for r in results.get("api", []):
         out.append(f"| {r['case']} | {r['p50_ms']} | {r['max_ms']} | {r['bytes']} |")
     out += ["", "Bars: 90 days ≤ 200 ms; a year's CSV ≤ 1 s.", ""]
+    if r := results.get("ranges"):
+        per_day = ", ".join(
+            f"{t['date']} {t['coverage']:.1%} of {t['called']}" for t in r["tests"] if "date" in t
+        )
+        factors = [t["factors"] for t in r["tests"] if "factors" in t]
+        out += [
+            "## Estimate ranges on simulated days",
+            "",
+            f"Learnt from {r['training_days']} days of {r['tickets_per_day']} tickets (and "
+            f"each test day from the days before it). Test days: {per_day}; together "
+            f"**{r['coverage']:.1%}** of {r['called']} waits in the range shown (target "
+            f"{r['target']:.0%} ± 5 points). Factors per class: {factors[-1] if factors else None}."
+            f" The training days, shown the default ranges: "
+            f"{r['coverage_training_days_default_factors']:.1%}.",
+            "",
+        ]
     return "\n".join(out)
 
 
@@ -210,6 +290,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a 2,000-ticket big day, 3 runs")
     parser.add_argument("--big-day", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--training", type=int, default=14, help="days the ranges learn from")
+    parser.add_argument("--range-tickets", type=int, default=200, help="tickets a day")
     args = parser.parse_args()
     if args.quick:
         args.big_day, args.repeat = 2000, 3

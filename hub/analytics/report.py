@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.analytics.summary import HOURS, DaySummary, Dist
+from hub.queue import estimate
 from hub.queue.model import CHANNELS
 
 COUNTS = (
@@ -72,6 +73,7 @@ def stats(days: Sequence[DaySummary]) -> dict[str, Any]:
     wait = merge_dists(d.wait for d in days)
     service = merge_dists(d.service for d in days)
     acc_n = sum(d.acc_n for d in days)
+    range_n = sum(d.range_n for d in days)
     answer: dict[str, Any] = {
         "issued": issued,
         "by_channel": by_channel,
@@ -90,6 +92,11 @@ def stats(days: Sequence[DaySummary]) -> dict[str, Any]:
             "within": round(sum(d.acc_within for d in days) / acc_n, 3) if acc_n else None,
             "mean_error": round(sum(d.acc_error for d in days) / acc_n, 1) if acc_n else None,
             "mae": round(sum(d.acc_abs_error for d in days) / acc_n, 1) if acc_n else None,
+        },
+        "ranges": {
+            "target": estimate.COVERAGE,
+            "n": range_n,
+            "within": round(sum(d.range_in for d in days) / range_n, 3) if range_n else None,
         },
         "first_call": None,
         "last_call": None,

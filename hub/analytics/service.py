@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from datetime import date as Date
 from datetime import timedelta
@@ -16,12 +17,14 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from hub import keys
-from hub.analytics import report
+from hub.analytics import calibrate, report
 from hub.analytics.store import SummaryStore
 from hub.analytics.summary import DaySummary
 from hub.errors import BadRequest, JunbanError, NotFound
 from hub.queue import calendar
 from hub.queue.facilities import Facility, FacilityStore
+from hub.queue.model import SetRangeFactors
+from hub.queue.service import QueueService
 
 log = logging.getLogger("junban")
 
@@ -51,10 +54,11 @@ def date_range(start: str | None, end: str | None, today: str) -> list[str]:
 
 
 class AnalyticsService:
-    def __init__(self, redis: Redis, facilities: FacilityStore) -> None:
+    def __init__(self, redis: Redis, facilities: FacilityStore, queues: QueueService) -> None:
         self.redis = redis
         self.summaries = SummaryStore(redis)
         self.facilities = facilities
+        self.queues = queues
 
     async def _record(self, facility: str) -> Facility:
         record = await self.facilities.get(facility)
@@ -172,10 +176,28 @@ class AnalyticsService:
                 if not await self.redis.set(claim, "1", nx=True, px=CLAIM_MS):
                     continue  # another hub is on it
                 try:
-                    stored += len((await self.summaries.catch_up(info)).stored)
+                    caught = await self.summaries.catch_up(info)
+                    if caught.stored:
+                        await self.calibrate(info, caught.stored[-1].date)
+                    stored += len(caught.stored)
                 finally:
                     await self.redis.delete(claim)
         return stored
+
+    async def calibrate(
+        self, info: str, last: str, at: float | None = None
+    ) -> tuple[tuple[float, float], ...] | None:
+        """Give the queue (at ``at``, default now) the estimate ranges of its
+        ``calibrate.DAYS`` days to ``last`` (``calibrate.range_factors``); the factors, or
+        None while it has too little history."""
+        end = Date.fromisoformat(last)
+        dates = [(end - timedelta(days=n)).isoformat() for n in range(calibrate.DAYS)]
+        days = list((await self.summaries.days(info, dates)).values())
+        factors = calibrate.range_factors(days)
+        if factors is not None:
+            command = SetRangeFactors(at=time.time() if at is None else at, factors=factors)
+            await self.queues.execute(info, command, lambda s: None)
+        return factors
 
     async def _day_moved(self, info: str) -> bool:
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -223,6 +245,7 @@ DAY_HEADERS = [
     "平均診察(分)",
     "Web比率",
     "表示待ち時間の的中率",
+    "待ち時間幅の的中率",
     "最初の呼出",
     "最後の呼出",
     "欠損あり",
@@ -255,6 +278,7 @@ def _day_row(date: str, counter: str, e: dict[str, Any]) -> list[object]:
         e["service"]["mean"],
         e["web_share"],
         e["accuracy"]["within"],
+        e["ranges"]["within"],
         e["first_call"],
         e["last_call"],
         "1" if e["incomplete"] else "",

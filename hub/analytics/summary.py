@@ -45,6 +45,8 @@ from hub.queue.views import ahead_of
 
 BREAK_MIN = 45.0
 HOURS = 24
+RATIO_CELLS = 50
+"""Wait / estimate ratios are kept in tenths up to 5.0 (longer ones count as 5.0)."""
 
 
 class Dist(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -91,6 +93,13 @@ class DaySummary(msgspec.Struct, omit_defaults=True):
     acc_within: int = 0
     acc_error: float = 0.0
     acc_abs_error: float = 0.0
+    ratios: list[dict[int, int]] = []
+    """Per estimate class (``estimate.estimate_class``): wait / estimate shown at joining,
+    in tenths (``{tenths: count}``, ``RATIO_CELLS`` and more in the last), for every called
+    ticket: what ``hub.analytics.calibrate`` learns the ranges from."""
+    range_n: int = 0
+    range_in: int = 0
+    """Called tickets, and those whose wait fell in the range shown when they joined."""
 
     @property
     def issued_total(self) -> int:
@@ -102,7 +111,10 @@ class _Track:
     """What the summariser keeps of one ticket through the day."""
 
     joined: float
-    web_estimate: int | None = None
+    shown: int
+    """The estimate (minutes) its page showed right after it joined."""
+    shown_range: tuple[int, int]
+    web: bool = False
     first_call: float | None = None
     last_call: float | None = None
     walkout: bool = False
@@ -178,15 +190,13 @@ def summarise(
             ticket = event.ticket
             issued[ticket.channel] = issued.get(ticket.channel, 0) + 1
             hour_issued[hour_of(event.at, day.midnight)] += 1
-            track = _Track(joined=event.at)
-            if ticket.channel == "web":
-                ahead = ahead_of(state, ticket.id)
-                track.web_estimate = estimate.wait_minutes(ahead, state.minutes_per_patient)
+            track = _shown(state, ticket.id, event.at)
+            track.web = ticket.channel == "web"
             day.tracks[ticket.id] = track
         elif isinstance(event, TicketTransferredIn):
             if event.ticket.id not in day.tracks:
                 transferred_in += 1
-            day.tracks[event.ticket.id] = _Track(joined=event.at)
+            day.tracks[event.ticket.id] = _shown(state, event.ticket.id, event.at)
         elif isinstance(event, TicketCalled):
             hour_called[hour_of(event.at, day.midnight)] += 1
             track = day.tracks[event.ticket_id]
@@ -208,6 +218,12 @@ def summarise(
     return _finish(
         day, issued, transferred_in, hour_issued, hour_called, counts, closed, incomplete
     )
+
+
+def _shown(state: QueueState, ticket_id: str, at: float) -> _Track:
+    """A ticket that just joined, with the estimate and range its page showed then."""
+    minutes = estimate.wait_minutes(ahead_of(state, ticket_id), state.minutes_per_patient)
+    return _Track(at, minutes, estimate.wait_range(minutes, state.range_factors))
 
 
 def _implicit_break(day: _Day, completed: TicketCompleted, called: TicketCalled) -> None:
@@ -260,6 +276,8 @@ def _finish(
     services: list[float] = []
     rooms: dict[str, list[float]] = {}
     acc = [0, 0, 0.0, 0.0]
+    ratios: list[dict[int, int]] = [{} for _ in estimate.DEFAULT_FACTORS]
+    in_range = [0, 0]
     calls: list[float] = []
     for tid, track in day.tracks.items():
         ticket = state.tickets[tid]
@@ -274,10 +292,15 @@ def _finish(
         if ticket.status == "done" and track.service is not None:
             services.append(max(track.service, 0.0))
             rooms.setdefault(ticket.room or "", []).append(max(track.service, 0.0))
-        if track.web_estimate is not None:
-            error = wait - track.web_estimate
+        ratio = ratios[estimate.estimate_class(track.shown)]
+        cell = min(int(wait / max(track.shown, 1) * 10), RATIO_CELLS)
+        ratio[cell] = ratio.get(cell, 0) + 1
+        in_range[0] += 1
+        in_range[1] += track.shown_range[0] <= wait <= track.shown_range[1]
+        if track.web:
+            error = wait - track.shown
             acc[0] += 1
-            acc[1] += abs(error) <= max(5.0, 0.25 * track.web_estimate)
+            acc[1] += abs(error) <= max(5.0, 0.25 * track.shown)
             acc[2] += error
             acc[3] += abs(error)
     avg = [
@@ -314,6 +337,9 @@ def _finish(
         acc_within=int(acc[1]),
         acc_error=round(acc[2], 1),
         acc_abs_error=round(acc[3], 1),
+        ratios=ratios,
+        range_n=in_range[0],
+        range_in=in_range[1],
     )
 
 

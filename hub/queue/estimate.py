@@ -37,3 +37,29 @@ def wait_minutes(ahead: int, pace: float) -> int:
     Monotone in ``ahead``: a ticket further back never shows a shorter wait.
     """
     return math.ceil((ahead + 1) * pace - 1e-9)
+
+
+# ---- estimates as ranges ---------------------------------------------------------------------
+
+COVERAGE = 0.8
+"""The share of real waits a range aims to contain: from the 10th to the 90th percentile of
+the queue's own history (``hub.analytics.calibrate``)."""
+RANGE_EDGES = (10, 30, 60)
+"""A point estimate (minutes) falls in one of four classes (< 10, < 30, < 60, 60 and more),
+each with its own factors: short waits vary more, relative to their size."""
+DEFAULT_FACTORS: tuple[tuple[float, float], ...] = ((0.3, 2.0), (0.5, 1.6), (0.6, 1.5), (0.7, 1.4))
+"""The factors (low, high) of each class before a queue has history of its own."""
+
+
+def estimate_class(minutes: int) -> int:
+    """The class of a point estimate (an index into the factors)."""
+    return sum(1 for edge in RANGE_EDGES if minutes >= edge)
+
+
+def wait_range(minutes: int, factors: tuple[tuple[float, float], ...]) -> tuple[int, int]:
+    """The range shown for a point estimate: ``minutes`` times the class's factors (the
+    defaults where the queue has none), to the nearest minute, at least one minute wide."""
+    table = factors if len(factors) == len(DEFAULT_FACTORS) else DEFAULT_FACTORS
+    low, high = table[estimate_class(minutes)]
+    lo = max(math.floor(minutes * low + 0.5), 0)
+    return lo, max(math.floor(minutes * high + 0.5), lo + 1)

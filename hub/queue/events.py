@@ -168,6 +168,12 @@ class ProfileSet(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class RangeFactorsSet(Event):
+    kind: ClassVar[str] = "range_factors_set"
+    factors: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Configured(Event):
     kind: ClassVar[str] = "configured"
     config: QueueConfig
@@ -200,5 +206,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         NoticesSet,
         Configured,
         ProfileSet,
+        RangeFactorsSet,
     )
 }

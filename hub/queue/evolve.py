@@ -19,6 +19,7 @@ from hub.queue.events import (
     NoticesSet,
     ProfileSet,
     QueueCreated,
+    RangeFactorsSet,
     ReceptionClosed,
     ReceptionOpened,
     SuspensionSet,
@@ -200,6 +201,10 @@ def _a_profile(s: QueueState, e: ProfileSet) -> None:
     s.profile = e.profile
 
 
+def _a_factors(s: QueueState, e: RangeFactorsSet) -> None:
+    s.range_factors = e.factors
+
+
 def _a_notices(s: QueueState, e: NoticesSet) -> None:
     s.notices = e.notices
 
@@ -237,6 +242,7 @@ _APPLIERS: dict[type[Event], Callable[[QueueState, Any], None]] = {
     MessageSet: _a_message,
     NoticesSet: _a_notices,
     ProfileSet: _a_profile,
+    RangeFactorsSet: _a_factors,
     SuspensionSet: _a_suspension,
     Configured: _a_configured,
 }

@@ -150,6 +150,9 @@ class QueueState:
     minutes_per_patient: float = 5.0
     last_call_at: float | None = None
     updated_at: float = 0.0
+    range_factors: tuple[tuple[float, float], ...] = ()
+    """(low, high) per estimate class (``estimate.wait_range``), learnt from the queue's
+    history by the analytics; empty: the defaults."""
 
     def copy(self) -> QueueState:
         """A copy safe to change: containers are new, tickets (frozen) are shared."""
@@ -309,6 +312,13 @@ class SetSuspended(Command):
 @dataclass(frozen=True, slots=True)
 class SetNotices(Command):
     notices: tuple[Notice, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SetRangeFactors(Command):
+    """The analytics' calibrated (low, high) factors per estimate class."""
+
+    factors: tuple[tuple[float, float], ...]
 
 
 @dataclass(frozen=True, slots=True)

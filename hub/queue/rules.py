@@ -32,6 +32,7 @@ from hub.queue.events import (
     MessageSet,
     NoticesSet,
     ProfileSet,
+    RangeFactorsSet,
     ReceptionClosed,
     ReceptionOpened,
     SuspensionSet,
@@ -74,6 +75,7 @@ from hub.queue.model import (
     SetMessage,
     SetNotices,
     SetProfile,
+    SetRangeFactors,
     SetSuspended,
     StartDay,
     Ticket,
@@ -284,6 +286,16 @@ def _set_message(state: QueueState, cmd: SetMessage) -> list[Event]:
     return [] if cmd.text == state.message else [MessageSet(at=cmd.at, text=cmd.text)]
 
 
+def _set_factors(state: QueueState, cmd: SetRangeFactors) -> list[Event]:
+    """Factors per estimate class, each 0 <= low <= high <= 10; 422 otherwise."""
+    factors = tuple((float(lo), float(hi)) for lo, hi in cmd.factors)
+    if len(factors) != len(estimate.DEFAULT_FACTORS) or not all(
+        0 <= lo <= hi <= 10 for lo, hi in factors
+    ):
+        raise Unprocessable("factors are (low, high) per estimate class, 0 <= low <= high <= 10")
+    return [] if factors == state.range_factors else [RangeFactorsSet(at=cmd.at, factors=factors)]
+
+
 def _set_profile(state: QueueState, cmd: SetProfile) -> list[Event]:
     """The facility's name, labels and language as its settings now say (shown live)."""
     return [] if cmd.profile == state.profile else [ProfileSet(at=cmd.at, profile=cmd.profile)]
@@ -358,6 +370,7 @@ _DECIDERS: dict[type[Command], Callable[[QueueState, Any], list[Event]]] = {
     SetMessage: _set_message,
     SetNotices: _set_notices,
     SetProfile: _set_profile,
+    SetRangeFactors: _set_factors,
     SetSuspended: _set_suspended,
     Configure: _configure,
     Annotate: annotate.annotate,

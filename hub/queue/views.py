@@ -116,13 +116,16 @@ def ticket_view(s: QueueState, ticket_id: str) -> dict[str, Any]:
     t = s.tickets[ticket_id]
     waiting = t.status == "waiting"
     ahead = ahead_of(s, ticket_id)
+    minutes = estimate.wait_minutes(ahead, s.minutes_per_patient) if waiting else None
+    shown = None if minutes is None else estimate.wait_range(minutes, s.range_factors)
     return {
         "info": s.info,
         "v": s.version,
         "epoch": s.epoch,
         "ticket": ticket_public(t),
         "ahead": ahead,
-        "estimate_min": estimate.wait_minutes(ahead, s.minutes_per_patient) if waiting else None,
+        "estimate_min": minutes,
+        "estimate_range": shown,
         "can": patient_actions(s, t),
     }
 

@@ -189,6 +189,8 @@ def test_the_summary_equals_a_recount_from_each_tickets_history(
     assert sum(s.hour_issued) == s.issued_total
     assert sum(s.hour_called) == sum(1 for e in events if isinstance(e, TicketCalled))
     assert sum(s.wait.hist.values()) == s.wait.n
+    assert s.range_n == s.wait.n == sum(sum(h.values()) for h in s.ratios)
+    assert 0 <= s.range_in <= s.range_n
 
 
 @settings(max_examples=100, deadline=None)

@@ -67,7 +67,7 @@ async def test_take_ticket_shows_number_then_your_turn_when_called(
     ticket_id = await take_on_page(page, hub, info, name="山田 花子")
     await expect(page.locator("#ticket-number")).to_have_text("2")
     await expect(page.locator("#ahead")).to_have_text("1人")
-    await expect(page.locator("#estimate")).to_have_text(re.compile(r"約\d+分"))
+    await expect(page.locator("#estimate")).to_have_text(re.compile(r"約\d+〜\d+分"))
     await expect(page.locator("#called")).to_be_hidden()
     staff = await client.get(f"/v1/queues/{info}/staff", headers=staff_headers(facility))
     names = {t["id"]: t["name"] for t in staff.json()["tickets"]}

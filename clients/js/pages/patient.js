@@ -190,6 +190,15 @@ function renderClinic() {
   }
 }
 
+/** "about 15–25 min": the range learnt from the clinic's history (estimate_range), else the
+ *  point estimate; "–" once the ticket no longer waits. */
+function estimateText(view) {
+  if (view.estimate_min == null) return "–";
+  const range = view.estimate_range;
+  if (Array.isArray(range) && range.length === 2) return t("common.minutes_range", { lo: range[0], hi: range[1] });
+  return t("common.minutes", { n: Math.round(view.estimate_min) });
+}
+
 function renderQueue() {
   const q = state.queue;
   if (!q) return;
@@ -343,7 +352,7 @@ function renderTicket() {
   const waiting = tk.status === "waiting";
   $("ticket-stats").hidden = !waiting;
   setText($("ahead"), t("common.people", { n: view.ahead }));
-  setText($("estimate"), view.estimate_min == null ? "–" : t("common.minutes", { n: Math.round(view.estimate_min) }));
+  setText($("estimate"), estimateText(view));
   const status = $("ticket-status");
   const tone = tk.status === "called" ? "called" : tk.status === "waiting" || tk.status === "done" ? "" : "bad";
   if (status.dataset.tone !== tone) status.dataset.tone = tone;
