@@ -79,6 +79,8 @@ def synthetic_day(info: str, date: str, tz: str, seed: int = 0) -> DaySummary | 
         acc_within=within,
         acc_error=round(rng.uniform(-2, 4) * web, 1),
         acc_abs_error=round(rng.uniform(4, 8) * web, 1),
+        range_n=completed + after_call,
+        range_in=sum(1 for _ in range(completed + after_call) if rng.random() < 0.8),
     )
 
 

@@ -210,7 +210,14 @@ async def test_the_analytics_page_over_90_seeded_days(
     waits = page.locator('#chart-wait [data-series="p90"] circle')
     await expect(waits).to_have_count(len(served))
     accurate = [d for d in days if any(s.acc_n for s in seeded.on(d))]
-    await expect(page.locator("#chart-accuracy circle")).to_have_count(len(accurate))
+    accuracy = page.locator('#chart-accuracy [data-series="within"] circle')
+    await expect(accuracy).to_have_count(len(accurate))
+    ranged = [d for d in days if any(s.range_n for s in seeded.on(d))]
+    range_dots = page.locator('#chart-accuracy [data-series="ranges"] circle')
+    await expect(range_dots).to_have_count(len(ranged))
+    last = seeded.on(ranged[-1])
+    share = sum(s.range_in for s in last) / sum(s.range_n for s in last) * 100
+    assert abs(float((await values(range_dots))[-1]) - share) < 0.05
     for chart, title in [
         ("visits", "日ごとの受付数"),
         ("hours", "時間帯ごとの受付数"),

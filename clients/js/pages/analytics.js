@@ -285,8 +285,12 @@ function renderCharts() {
 
   $("chart-accuracy").replaceChildren(lineChart({
     title: t("an.chart.accuracy"), desc: t("an.chart.accuracy_desc"), labels, head: t("an.date"),
-    series: [{ key: "within", name: t("an.accuracy"), className: "ch-accuracy",
-      values: days.map((d) => (none(d.accuracy?.within) ? null : d.accuracy.within * 100)) }],
+    series: [
+      { key: "within", name: t("an.accuracy"), className: "ch-accuracy",
+        values: days.map((d) => (none(d.accuracy?.within) ? null : d.accuracy.within * 100)) },
+      { key: "ranges", name: t("an.ranges"), className: "ch-ranges",
+        values: days.map((d) => (none(d.ranges?.within) ? null : d.ranges.within * 100)) },
+    ],
     max: 100, format: (v) => t("an.percent", { n: num(v) }), axisFormat: (v) => `${num(v, 0)}%`, ticks: 8,
   }));
 
