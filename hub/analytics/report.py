@@ -85,7 +85,12 @@ def stats(days: Sequence[DaySummary]) -> dict[str, Any]:
             "mean": _mean(wait),
             "max": wait.max,
         },
-        "service": {"n": service.n, "p50": service.p50, "mean": _mean(service)},
+        "service": {
+            "n": service.n,
+            "p50": service.p50,
+            "mean": _mean(service),
+            "rooms": _rooms(days),
+        },
         "web_share": round(by_channel.get("web", 0) / issued, 3) if issued else None,
         "accuracy": {
             "n": acc_n,
@@ -103,6 +108,21 @@ def stats(days: Sequence[DaySummary]) -> dict[str, Any]:
         "incomplete": any(d.incomplete for d in days),
     }
     return answer
+
+
+def _rooms(days: Sequence[DaySummary]) -> dict[str, dict[str, Any]]:
+    """Service per room name (rooms of different counters with one name are one here:
+    choose a counter to tell them apart)."""
+    sums: dict[str, list[float]] = {}
+    for d in days:
+        for room, (n, total) in d.rooms.items():
+            acc = sums.setdefault(room, [0, 0.0])
+            acc[0] += n
+            acc[1] += total
+    return {
+        room: {"n": int(n), "mean": round(total / n, 1) if n else None}
+        for room, (n, total) in sorted(sums.items())
+    }
 
 
 def _mean(d: Dist) -> float | None:

@@ -81,7 +81,8 @@ class DaySummary(msgspec.Struct, omit_defaults=True):
     requeued: int = 0
     wait: Dist = Dist()
     service: Dist = Dist()
-    rooms: dict[str, Dist] = {}
+    rooms: dict[str, tuple[int, float]] = {}
+    """Per room: completed tickets with a service time, and their minutes in all."""
     hour_issued: list[int] = []
     hour_called: list[int] = []
     hour_line_avg: list[float | None] = []
@@ -147,14 +148,13 @@ def nearest_rank(values: Sequence[float], p: float) -> float:
     return values[max(math.ceil(p * len(values)), 1) - 1]
 
 
-def distribution(minutes: Iterable[float], *, hist: bool = True) -> Dist:
-    """The day's exact figures of ``minutes`` (0.1 min), with the histogram unless not
-    wanted (a room's: its figures are only shown per day)."""
+def distribution(minutes: Iterable[float]) -> Dist:
+    """The day's exact figures of ``minutes`` (0.1 min) and their whole-minute histogram."""
     values = sorted(round(m, 1) for m in minutes)
     if not values:
         return Dist()
     counts: dict[int, int] = {}
-    for m in values if hist else ():
+    for m in values:
         counts[int(m)] = counts.get(int(m), 0) + 1
     return Dist(
         n=len(values),
@@ -222,7 +222,9 @@ def summarise(
 
 def _shown(state: QueueState, ticket_id: str, at: float) -> _Track:
     """A ticket that just joined, with the estimate and range its page showed then."""
-    minutes = estimate.wait_minutes(ahead_of(state, ticket_id), state.minutes_per_patient)
+    waiting = state.waiting  # a newcomer is mostly last: no scan of a long line then
+    ahead = len(waiting) - 1 if waiting and waiting[-1] == ticket_id else ahead_of(state, ticket_id)
+    minutes = estimate.wait_minutes(ahead, state.minutes_per_patient)
     return _Track(at, minutes, estimate.wait_range(minutes, state.range_factors))
 
 
@@ -325,7 +327,7 @@ def _finish(
         requeued=counts["requeued"],
         wait=distribution(waits),
         service=distribution(services),
-        rooms={room: distribution(values, hist=False) for room, values in rooms.items()},
+        rooms={room: (len(values), round(sum(values), 1)) for room, values in rooms.items()},
         hour_issued=hour_issued,
         hour_called=hour_called,
         hour_line_avg=avg,

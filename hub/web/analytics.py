@@ -48,8 +48,8 @@ async def operator_analytics(request: Request) -> Response:
 _STATS = (
     "issued, by_channel, transferred_in, called, completed, walkouts, cancelled_after_call, "
     "no_shows, transferred_out, unfinished, recalls, requeued, wait {n, p50, p90, mean, max}, "
-    "service {n, p50, mean}, web_share, accuracy {n, within, mean_error, mae}, "
-    "ranges {target, n, within}, first_call, "
+    "service {n, p50, mean, rooms: {room: {n, mean}}}, web_share, "
+    "accuracy {n, within, mean_error, mae}, ranges {target, n, within}, first_call, "
     "last_call, incomplete"
 )
 

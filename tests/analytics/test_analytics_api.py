@@ -111,6 +111,8 @@ async def test_the_api_serves_days_totals_and_csv(redis: Redis, client: httpx.As
     stored = decode_summary(await redis.hget(keys.summaries(info), days_ago(1)))  # type: ignore[arg-type]
     yesterday = body["days"][-2]
     assert yesterday["wait"]["p90"] == stored.wait.p90 and yesterday["first_call"] is not None
+    rooms = yesterday["service"]["rooms"]
+    assert rooms and sum(r["n"] for r in rooms.values()) == yesterday["service"]["n"]
     only_02 = await client.get(url, params={"counter": "02"}, headers=staff_headers(number))
     assert only_02.json()["totals"]["issued"] == 0
     csv = await client.get(
