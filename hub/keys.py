@@ -113,14 +113,15 @@ def summaries(info: str) -> str:
 
 def summary_cursor(info: str) -> str:
     """hash: id, v, day, state: the ``day_started`` entry of the queue's first day not yet
-    summarised and the state right after it (hub.analytics.store)."""
+    summarised and the state right after it (hub.analytics.store); cal: the cursor's day
+    when the queue's estimate ranges were last learnt (hub.analytics.service)."""
     facility, counter = _split(info)
     return f"jb:{{{facility}}}:{counter}:sumcur"
 
 
 def summary_claim(info: str) -> str:
-    """string: held (SET NX, 60 s) by the hub whose analytics keeper is summarising the
-    queue's ended days, so the other hubs leave them to it."""
+    """string: a redis-py ``Lock`` (60 s) held by the hub whose analytics keeper is
+    summarising the queue's ended days, so the other hubs leave them to it."""
     facility, counter = _split(info)
     return f"jb:{{{facility}}}:{counter}:sumclaim"
 

@@ -29,8 +29,8 @@ COUNTS = (
 
 
 def merge_dists(dists: Iterable[Dist]) -> Dist:
-    """Many days' distributions as one: exact counts and totals; percentiles and the
-    maximum at whole-minute resolution (a day's own figures are exact)."""
+    """Many days' distributions as one: exact counts, totals and maximum; percentiles at
+    whole-minute resolution, the middle of their minute (a day's own figures are exact)."""
     dists = [d for d in dists if d.n]
     if len(dists) == 1:
         return dists[0]
@@ -41,25 +41,27 @@ def merge_dists(dists: Iterable[Dist]) -> Dist:
     n = sum(d.n for d in dists)
     if not n:
         return Dist()
+    top = max(d.max for d in dists if d.max is not None)
     return Dist(
         n=n,
         total=round(sum(d.total for d in dists), 1),
-        p50=_rank(hist, n, 0.5),
-        p90=_rank(hist, n, 0.9),
-        max=max((d.max for d in dists if d.max is not None), default=None),
+        p50=min(_rank(hist, n, 0.5), top),
+        p90=min(_rank(hist, n, 0.9), top),
+        max=top,
         hist=hist,
     )
 
 
 def _rank(hist: dict[int, int], n: int, p: float) -> float:
-    """The nearest-rank percentile of a minute histogram: the minute it falls in."""
+    """The nearest-rank percentile of a minute histogram: the middle of the minute it
+    falls in (the values of minute ``m`` lie from m to m + 1)."""
     rank = max(int(-(-p * n // 1)), 1)
     seen = 0
     for minute in sorted(hist):
         seen += hist[minute]
         if seen >= rank:
-            return float(minute)
-    return float(max(hist))
+            return minute + 0.5
+    return max(hist) + 0.5
 
 
 def stats(days: Sequence[DaySummary]) -> dict[str, Any]:

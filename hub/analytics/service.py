@@ -5,6 +5,7 @@ queue's finished days soon after they end (``keep``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import LockError, RedisError
 
 from hub import keys
 from hub.analytics import calibrate, report
@@ -43,7 +44,7 @@ def date_range(start: str | None, end: str | None, today: str) -> list[str]:
     try:
         last = Date.fromisoformat(end) if end else Date.fromisoformat(today)
         first = Date.fromisoformat(start) if start else last - timedelta(days=DEFAULT_DAYS - 1)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise BadRequest("from and to are dates like 2026-12-07", code="invalid_query") from None
     if first > last:
         raise BadRequest("from is after to", code="invalid_query")
@@ -67,20 +68,20 @@ class AnalyticsService:
         return record
 
     async def _summaries(
-        self, infos: Sequence[str], dates: list[str]
+        self, infos: Sequence[str], dates: list[str], *, running: bool = True
     ) -> dict[str, list[DaySummary]]:
-        """date -> the summaries of those queues that day; the days not yet stored (today
-        so far among them) from the stream as it is now."""
+        """date -> the summaries of those queues that day. A queue whose cursor the range
+        reaches catches up first (so whatever any process stored is read after it), and
+        its day still running (today so far) is added unless ``running`` is False."""
         by_date: dict[str, list[DaySummary]] = {d: [] for d in dates}
         for info in infos:
-            stored = await self.summaries.days(info, dates)
+            today: DaySummary | None = None
             cursor_day = await self.summaries.cursor_day(info)  # days before it are stored
-            if cursor_day is None or dates[-1] >= cursor_day:
-                caught = await self.summaries.catch_up(info)
-                for summary in caught.stored:
-                    stored.setdefault(summary.date, summary)
-                if caught.running is not None and caught.running.date not in stored:
-                    stored[caught.running.date] = caught.running
+            if running and (cursor_day is None or dates[-1] >= cursor_day):
+                today = (await self.summaries.catch_up(info)).running
+            stored = await self.summaries.days(info, dates)
+            if today is not None and today.date not in stored:
+                stored[today.date] = today
             for day, summary in stored.items():
                 if day in by_date:
                     by_date[day].append(summary)
@@ -154,7 +155,7 @@ class AnalyticsService:
             record = await self.facilities.get(number)
             if record is None:
                 continue
-            by_date = await self._summaries(record.infos(), dates)
+            by_date = await self._summaries(record.infos(), dates, running=False)
             totals = report.stats([s for d in dates for s in by_date[d]])
             rows.append({"facility": number, "name": record.name, **totals})
         return {"from": dates[0], "to": dates[-1], "facilities": rows}
@@ -162,27 +163,41 @@ class AnalyticsService:
     # ---- the keeper -------------------------------------------------------------------------
 
     async def keep_once(self) -> int:
-        """Summarise the finished days of every queue whose day moved on since its cursor;
-        how many days were stored."""
+        """Summarise the finished days of every queue whose day moved on since its cursor,
+        and calibrate the ranges of those whose cursor passed their last calibration; how
+        many days were stored. One queue's failure is logged and leaves the others be."""
         stored = 0
         for number in await self.facilities.numbers():
             record = await self.facilities.get(number)
             if record is None:
                 continue
             for info in record.infos():
-                if not await self._day_moved(info):
-                    continue
-                claim = keys.summary_claim(info)
-                if not await self.redis.set(claim, "1", nx=True, px=CLAIM_MS):
-                    continue  # another hub is on it
                 try:
-                    caught = await self.summaries.catch_up(info)
-                    if caught.stored:
-                        await self.calibrate(info, caught.stored[-1].date)
-                    stored += len(caught.stored)
-                finally:
-                    await self.redis.delete(claim)
+                    stored += await self._keep(info)
+                except (JunbanError, RedisError, OSError) as exc:
+                    log.warning("could not summarise the days of %s: %s", info, exc)
+                except Exception:  # one queue's trouble never stops the others
+                    log.exception("could not summarise the days of %s", info)
         return stored
+
+    async def _keep(self, info: str) -> int:
+        moved, due = await self._due(info)
+        if not moved and not due:
+            return 0
+        lock = self.redis.lock(keys.summary_claim(info), timeout=CLAIM_MS / 1000, blocking=False)
+        if not await lock.acquire():
+            return 0  # another hub is on it
+        try:
+            caught = await self.summaries.catch_up(info, running=False) if moved else None
+            day = await self.summaries.cursor_day(info)
+            if day is not None:
+                last = (Date.fromisoformat(day) - timedelta(days=1)).isoformat()
+                await self.calibrate(info, last)
+                await self.redis.hset(keys.summary_cursor(info), "cal", day)
+            return len(caught.stored) if caught else 0
+        finally:
+            with contextlib.suppress(LockError):
+                await lock.release()
 
     async def calibrate(
         self, info: str, last: str, at: float | None = None
@@ -199,15 +214,19 @@ class AnalyticsService:
             await self.queues.execute(info, command, lambda s: None)
         return factors
 
-    async def _day_moved(self, info: str) -> bool:
+    async def _due(self, info: str) -> tuple[bool, bool]:
+        """(the queue's day moved past its cursor, its cursor passed its last calibration):
+        two small reads."""
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hget(keys.queue(info), "view")
-            pipe.hget(keys.summary_cursor(info), "day")
-            view, day = await pipe.execute()
+            pipe.hmget(keys.summary_cursor(info), ["day", "cal"])
+            view, (day, cal) = await pipe.execute()
         if view is None:
-            return False
+            return False, False
         current = str(orjson.loads(view).get("day", ""))
-        return day is None or current > day.decode()
+        if day is None:
+            return True, False
+        return current > day.decode(), cal is None or day > cal
 
     async def keep(self, every_s: float = KEEP_S) -> None:
         """Run ``keep_once`` every ``every_s``; a failed round is logged and the next one

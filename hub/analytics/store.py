@@ -17,6 +17,8 @@ summary ``incomplete``: it counts what is there and never guesses.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -27,13 +29,18 @@ from redis.asyncio import Redis
 
 from hub import keys
 from hub.analytics.summary import DaySummary, summarise
-from hub.queue.events import DayStarted, Event
+from hub.analytics.summary import known as summary_known
+from hub.queue.events import DayStarted, Event, QueueCreated
 from hub.queue.evolve import evolve_all
 from hub.queue.model import QueueState
 from hub.queue.store import decode_event, decode_state, encode_state
 
 CHUNK = 2000
 """Stream entries read per call."""
+THREAD_EVENTS = 2000
+"""A day with more events than this is folded in a worker thread."""
+
+log = logging.getLogger("junban")
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode_summary = msgspec.msgpack.Decoder(DaySummary).decode
@@ -78,7 +85,14 @@ class SummaryStore:
         if not dates:
             return {}
         found = cast(list[bytes | None], await self.redis.hmget(keys.summaries(info), dates))
-        return {d: decode_summary(b) for d, b in zip(dates, found, strict=True) if b}
+        days = {}
+        for date, data in zip(dates, found, strict=True):
+            if data:
+                try:
+                    days[date] = decode_summary(data)
+                except msgspec.ValidationError as exc:  # a shape no longer read: left out
+                    log.warning("summary %s of %s does not decode: %s", date, info, exc)
+        return days
 
     async def put(self, summary: DaySummary) -> bool:
         """Store a summary as is (demo data and tests); False when the day has one."""
@@ -99,58 +113,96 @@ class SummaryStore:
         day = await self.redis.hget(keys.summary_cursor(info), "day")
         return None if day is None else cast(bytes, day).decode()
 
-    async def catch_up(self, info: str) -> CaughtUp:
+    async def catch_up(self, info: str, *, running: bool = True) -> CaughtUp:
         """Summarise and store every day of the queue that ended since the cursor; the day
-        still running comes back unstored (module docstring)."""
-        cursor = await self.cursor(info) or await self._first_cursor(info)
-        stored: list[DaySummary] = []
+        still running comes back unstored (unless ``running`` is False: not even folded).
+        A queue's first cursor is stored at once, so the keeper's check sees it."""
+        cursor = await self.cursor(info)
         if cursor is None:
-            return CaughtUp(stored, None)
+            cursor = await self._first_cursor(info)
+            if cursor is None:
+                return CaughtUp([], None)
+            if not await self._move(info, cursor, cursor, None):
+                return await self.catch_up(info, running=running)  # another went first
+            cursor = Cursor(cursor.id, cursor.v, cursor.state)  # stored now
+        stored: list[DaySummary] = []
         while True:
             day, boundary = await self._read_day(info, cursor)
-            summary = summarise(cursor.state, day.events, incomplete=day.gap)
             if boundary is None:
+                if not running:
+                    return CaughtUp(stored, None)
+                summary = await _fold(cursor.state, day.events, day.gap)
                 return CaughtUp(stored, summary)
+            summary = await _fold(cursor.state, day.events, day.gap)
             started_id, started_v, started = boundary
-            state = evolve_all(cursor.state, [*day.events, started])
+            state = evolve_all(cursor.state, [*_known(cursor.state, day.events), started])
             state.version = started_v
-            moved = await self._put(
-                keys=[keys.summary_cursor(info), keys.summaries(info)],
-                args=[
-                    cursor.id if cursor.stored else "",
-                    started_id,
-                    started_v,
-                    state.day,
-                    encode_state(state),
-                    summary.date,
-                    encode_summary(summary),
-                ],
-            )
-            if not int(moved):  # another process went first: go on from where it is
-                found = await self.cursor(info)
-                if found is None or (found.id == cursor.id and cursor.stored):
+            following = Cursor(started_id, started_v, state)
+            if not await self._move(info, cursor, following, summary):
+                found = await self.cursor(info)  # another process went first: go on from there
+                if found is None or found.id == cursor.id:
                     return CaughtUp(stored, None)
                 cursor = found
                 continue
             stored.append(summary)
-            cursor = Cursor(started_id, started_v, state)
+            cursor = following
+
+    async def _move(
+        self, info: str, cursor: Cursor, following: Cursor, summary: DaySummary | None
+    ) -> bool:
+        """Store ``summary`` (when there is one) and the cursor ``following``, if the stored
+        cursor is still ``cursor`` (or there is none and ``cursor`` is a first one)."""
+        moved = await self._put(
+            keys=[keys.summary_cursor(info), keys.summaries(info)],
+            args=[
+                cursor.id if cursor.stored else "",
+                following.id,
+                following.v,
+                following.state.day,
+                encode_state(following.state),
+                "" if summary is None else summary.date,
+                b"" if summary is None else encode_summary(summary),
+            ],
+        )
+        return bool(int(moved))
 
     async def _first_cursor(self, info: str) -> Cursor | None:
-        """A queue never summarised: its state right after its first ``day_started``."""
-        state: QueueState | None = None
+        """A queue never summarised: its state right after the first ``day_started`` left in
+        its stream. Folded from the stream's start when that is the queue's creation (version
+        1); else (the oldest entries were trimmed) a fresh day with the queue's current
+        settings, from its snapshot."""
+        prefix: list[Event] = []
         for entry_id, v, event in await self._entries(info, "-"):
-            if state is None:
-                state = QueueState(info=info)
-            state = evolve_all(state, [event])
             if isinstance(event, DayStarted):
+                complete = bool(prefix) and isinstance(prefix[0], QueueCreated)
+                base = evolve_all(QueueState(info=info), prefix) if complete else None
+                if base is None:
+                    base = await self._settings(info)
+                state = evolve_all(base, [event])
                 state.version = v
                 return Cursor(entry_id, v, state, stored=False)
+            prefix.append(event)
         return None
+
+    async def _settings(self, info: str) -> QueueState:
+        """A state with the queue's current settings (config, profile, range factors) and
+        nothing of any day, from its snapshot."""
+        snap = await self.redis.hget(keys.queue(info), "snap")
+        state = QueueState(info=info)
+        if snap is not None:
+            current = decode_state(cast(bytes, snap))
+            state.config, state.profile = current.config, current.profile
+            state.range_factors = current.range_factors
+            state.minutes_per_patient = current.config.default_minutes
+        return state
 
     async def _read_day(
         self, info: str, cursor: Cursor
     ) -> tuple[_DayRead, tuple[str, int, DayStarted] | None]:
-        """The events after the cursor up to the next ``day_started`` (and that entry)."""
+        """The events after the cursor up to the next ``day_started`` (and that entry).
+        Entries missing (a version skipped: the stream's MAXLEN trimmed or lost them) end
+        what is read of the day there: it is ``gap``, and what follows up to the next
+        ``day_started`` may belong to days whose start is gone, so it is passed over."""
         day = _DayRead(events=[], gap=False)
         last_v, start = cursor.v, f"({cursor.id}"
         while True:
@@ -161,7 +213,8 @@ class SummaryStore:
                 last_v = v
                 if isinstance(event, DayStarted) and event.day > cursor.state.day:
                     return day, (entry_id, v, event)
-                day.events.append(event)
+                if not day.gap:
+                    day.events.append(event)
             if len(entries) < CHUNK:
                 return day, None
             start = f"({entries[-1][0]}"
@@ -178,6 +231,19 @@ class SummaryStore:
 class _DayRead:
     events: list[Event]
     gap: bool
+
+
+def _known(state: QueueState, events: list[Event]) -> list[Event]:
+    """The events whose ticket the day knows (all, unless entries were lost)."""
+    return [e for e in events if summary_known(state, e)]
+
+
+async def _fold(start: QueueState, events: list[Event], gap: bool) -> DaySummary:
+    """``summarise``; a long day in a worker thread, so the event loop is not held for it
+    (the fold takes about 7 µs an event)."""
+    if len(events) < THREAD_EVENTS:
+        return summarise(start, events, incomplete=gap)
+    return await asyncio.to_thread(summarise, start, events, incomplete=gap)
 
 
 def _decoded(raw: list[tuple[bytes, dict[bytes, bytes]]]) -> Iterator[tuple[str, int, Any]]:

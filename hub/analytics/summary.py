@@ -126,6 +126,8 @@ class _Track:
 class _Day:
     state: QueueState
     midnight: float
+    zone: ZoneInfo | None
+    """The day's zone when its UTC offset changes that day (a DST switch), else None."""
     tracks: dict[str, _Track] = field(default_factory=dict)
     summary: DaySummary | None = None
     line_area: list[float] = field(default_factory=lambda: [0.0] * HOURS)
@@ -139,8 +141,38 @@ def midnight_of(date: str, tz: str) -> float:
     return datetime.fromisoformat(date).replace(tzinfo=ZoneInfo(tz)).timestamp()
 
 
-def hour_of(at: float, midnight: float) -> int:
-    return min(max(int((at - midnight) // 3600), 0), HOURS - 1)
+def day_of(state: QueueState) -> _Day:
+    """The summariser's day for ``state`` (right after its ``day_started``)."""
+    tz = state.config.tz
+    midnight = midnight_of(state.day, tz)
+    zone = ZoneInfo(tz)
+    switches = _offset(midnight, zone) != _offset(midnight + 86400, zone)
+    return _Day(state, midnight, zone if switches else None)
+
+
+def _offset(at: float, zone: ZoneInfo) -> float:
+    offset = datetime.fromtimestamp(at, zone).utcoffset()
+    return 0.0 if offset is None else offset.total_seconds()
+
+
+def wall(day: _Day, at: float) -> float:
+    """Seconds from the day's local midnight to ``at`` on the local clock (which skips or
+    repeats an hour on a DST switch)."""
+    if day.zone is None:
+        return at - day.midnight
+    return at + _offset(at, day.zone) - day.midnight - _offset(day.midnight, day.zone)
+
+
+def hour_of(at: float, day: _Day) -> int:
+    """The local hour of ``at`` on ``day`` (0-23; clamped)."""
+    return min(max(int(wall(day, at) // 3600), 0), HOURS - 1)
+
+
+def known(state: QueueState, event: Event) -> bool:
+    """Whether ``event`` is about a ticket ``state`` has (or brings its ticket): False only
+    where entries were lost."""
+    ticket_id = getattr(event, "ticket_id", None)
+    return ticket_id is None or ticket_id in state.tickets
 
 
 def nearest_rank(values: Sequence[float], p: float) -> float:
@@ -172,7 +204,7 @@ def summarise(
     """The summary of the day that ``start`` (the state right after its ``day_started``)
     begins, from the day's later ``events``. ``start`` is left as it was."""
     state = start.copy()
-    day = _Day(state, midnight_of(state.day, state.config.tz))
+    day = day_of(state)
     hour_issued, hour_called = [0] * HOURS, [0] * HOURS
     counts = {"recalls": 0, "requeued": 0}
     closed: list[tuple[float, str]] = []
@@ -180,6 +212,9 @@ def summarise(
     transferred_in = 0
     previous: Event | None = None
     for event in events:
+        if not known(state, event):  # its ticket's entries were lost: count what is here
+            incomplete = True
+            continue
         _line(day, event.at)
         if isinstance(event, TicketCalled) and isinstance(previous, TicketCompleted):
             _implicit_break(day, previous, event)
@@ -189,7 +224,7 @@ def summarise(
         if isinstance(event, TicketIssued):
             ticket = event.ticket
             issued[ticket.channel] = issued.get(ticket.channel, 0) + 1
-            hour_issued[hour_of(event.at, day.midnight)] += 1
+            hour_issued[hour_of(event.at, day)] += 1
             track = _shown(state, ticket.id, event.at)
             track.web = ticket.channel == "web"
             day.tracks[ticket.id] = track
@@ -198,7 +233,7 @@ def summarise(
                 transferred_in += 1
             day.tracks[event.ticket.id] = _shown(state, event.ticket.id, event.at)
         elif isinstance(event, TicketCalled):
-            hour_called[hour_of(event.at, day.midnight)] += 1
+            hour_called[hour_of(event.at, day)] += 1
             track = day.tracks[event.ticket_id]
             track.first_call = track.first_call or event.at
             track.last_call = event.at
@@ -243,18 +278,19 @@ def _implicit_break(day: _Day, completed: TicketCompleted, called: TicketCalled)
 
 def _line(day: _Day, at: float) -> None:
     """Add the line's length since the last event (it held until ``at``) to the hourly
-    time-weighted sums and maxima."""
+    time-weighted sums and maxima (local clock time)."""
     if day.at is None:
         return
     length = len(day.state.waiting)
-    t, hour = day.at, hour_of(day.at, day.midnight)
+    t, stop = wall(day, day.at), wall(day, at)
+    hour = min(max(int(t // 3600), 0), HOURS - 1)
     while True:
-        end = at if hour == HOURS - 1 else min(at, day.midnight + (hour + 1) * 3600)
+        end = stop if hour == HOURS - 1 else min(stop, (hour + 1) * 3600)
         if end > t:
             day.line_area[hour] += length * (end - t)
             day.line_span[hour] += end - t
         day.line_max[hour] = max(day.line_max[hour] or 0, length)
-        if end >= at:
+        if end >= stop:
             return
         t, hour = end, hour + 1
 
@@ -271,7 +307,7 @@ def _finish(
 ) -> DaySummary:
     state = day.state
     if day.at is not None:  # the line after the last event counts for its hour
-        hour = hour_of(day.at, day.midnight)
+        hour = hour_of(day.at, day)
         day.line_max[hour] = max(day.line_max[hour] or 0, len(state.waiting))
     ends = {"done": 0, "walkout": 0, "after_call": 0, "absent": 0, "transferred": 0, "open": 0}
     waits: list[float] = []

@@ -14,16 +14,19 @@ from hypothesis import strategies as st
 from hub.analytics import report
 from hub.analytics.summary import BREAK_MIN, DaySummary, midnight_of, summarise
 from hub.errors import JunbanError
-from hub.queue import estimate, rules
+from hub.queue import rules, views
 from hub.queue.events import (
     DayStarted,
     Event,
+    TicketAbsent,
     TicketCalled,
     TicketCancelled,
     TicketCompleted,
     TicketIssued,
     TicketRecalled,
     TicketRequeued,
+    TicketTransferredIn,
+    TicketTransferredOut,
 )
 from hub.queue.model import (
     CallNext,
@@ -38,8 +41,10 @@ from hub.queue.model import (
     QueueState,
     Recall,
     Requeue,
+    Ticket,
+    TransferIn,
+    TransferOut,
 )
-from hub.queue.views import ahead_of
 
 DAY = "2026-12-07"
 TZ = "Asia/Tokyo"
@@ -49,10 +54,10 @@ ops = st.lists(
     st.tuples(
         st.sampled_from(
             ["web", "desk", "kiosk", "call", "call", "complete", "cancel", "absent", "requeue"]
-            + ["recall", "call2"]
+            + ["recall", "call2", "out", "in"]
         ),
         st.integers(0, 30),  # which ticket (by index among today's)
-        st.floats(0, 1800),  # seconds since the previous command
+        st.floats(0, 400),  # seconds since the previous command: 120 of them end by 21:20
     ),
     max_size=120,
 )
@@ -60,12 +65,12 @@ ops = st.lists(
 
 def run_day(
     script: list[tuple[str, int, float]],
-) -> tuple[QueueState, list[Event], dict[str, int]]:
-    """The start state (right after ``day_started``), the day's events, and each web
-    ticket's estimate as the patient saw it right after issue."""
+) -> tuple[QueueState, list[Event], dict[str, dict[str, Any]]]:
+    """The start state (right after ``day_started``), the day's events, and what each
+    ticket's page showed right after it joined (``views.ticket_view``)."""
     state = QueueState(info="1234-01", config=QueueConfig(tz=TZ))
     at = START
-    shown: dict[str, int] = {}
+    shown: dict[str, dict[str, Any]] = {}
     events: list[Event] = []
     start: QueueState | None = None
     commands: list[Command] = [OpenReception(at=at), OpenWeb(at=at)]
@@ -86,6 +91,15 @@ def run_day(
             commands.append(MarkAbsent(at=at, ticket_id=target))
         elif op == "requeue":
             commands.append(Requeue(at=at, ticket_id=target))
+        elif op == "out":
+            commands.append(TransferOut(at=at, ticket_id=target, to="02"))
+        elif op == "in":  # a patient sent here from counter 02, or back (if sent there)
+            back = bool(ids) and which % 2 == 0
+            tid = target if back else f"x{len(ids)}"
+            if not back:
+                ids.append(tid)
+            ticket = Ticket(id=tid, number=900 + len(ids), channel="desk", issued_at=at, hops=5)
+            commands.append(TransferIn(at=at, ticket=ticket, source="02"))
         else:
             commands.append(Recall(at=at, ticket_id=target))
     for command in commands:
@@ -99,45 +113,48 @@ def run_day(
                 start = state
                 continue
             events.append(event)
-            if isinstance(event, TicketIssued) and event.ticket.channel == "web":
-                ahead = ahead_of(state, event.ticket.id)
-                shown[event.ticket.id] = estimate.wait_minutes(ahead, state.minutes_per_patient)
+            if isinstance(event, TicketIssued | TicketTransferredIn):
+                view = views.ticket_view(state, event.ticket.id)
+                shown[event.ticket.id] = {**view, "web": event.ticket.channel == "web"}
     assert start is not None
     return start, events, shown
 
 
-def recount(events: list[Event], shown: dict[str, int]) -> dict[str, Any]:
-    """Every figure again, from each ticket's own events."""
+def recount(events: list[Event], shown: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Every figure again, from each ticket's own events (its stay since it last joined)."""
     history: dict[str, list[Event]] = defaultdict(list)
     for e in events:
-        tid = e.ticket.id if isinstance(e, TicketIssued) else getattr(e, "ticket_id", None)
+        joins = isinstance(e, TicketIssued | TicketTransferredIn)
+        tid = e.ticket.id if joins else getattr(e, "ticket_id", None)  # type: ignore[attr-defined]
         if tid is not None:
             history[tid].append(e)
     ends: dict[str, int] = defaultdict(int)
-    waits, services, acc = [], [], []
-    for tid, hist in history.items():
-        issued = hist[0]
+    waits, services, acc, in_range = [], [], [], []
+    for tid, everything in history.items():
+        last_join = max(
+            i for i, e in enumerate(everything) if isinstance(e, TicketIssued | TicketTransferredIn)
+        )
+        hist = everything[last_join:]
+        joined = hist[0]
         calls = [e.at for e in hist if isinstance(e, TicketCalled)]
         last = hist[-1]
         walkout = False
         if isinstance(last, TicketCancelled):
             before = [e for e in hist[:-1] if not isinstance(e, TicketRecalled)]
-            walkout = isinstance(before[-1], TicketIssued | TicketRequeued)
+            walkout = isinstance(before[-1], TicketIssued | TicketTransferredIn | TicketRequeued)
         status = {
             TicketCompleted: "done",
             TicketCancelled: "walkout" if walkout else "after_call",
-            TicketCalled: "open",
-            TicketRecalled: "open",
-            TicketIssued: "open",
-            TicketRequeued: "open",
-        }.get(type(last), "absent")
+            TicketTransferredOut: "transferred",
+            TicketAbsent: "absent",
+        }.get(type(last), "open")
         ends[status] += 1
         if not calls:
             continue
-        served = status == "done"
-        wait = ((calls[-1] if served else calls[0]) - issued.at) / 60
+        served = status in ("done", "transferred")
+        wait = ((calls[-1] if served else calls[0]) - joined.at) / 60
         waits.append(round(wait, 1))
-        if served:
+        if status == "done":
             service = (last.at - calls[-1]) / 60
             implicit = any(
                 isinstance(e, TicketCalled) and e.at == last.at and e.room == _room(hist)
@@ -146,9 +163,19 @@ def recount(events: list[Event], shown: dict[str, int]) -> dict[str, Any]:
             )
             if not (implicit and service > BREAK_MIN):
                 services.append(round(service, 1))
-        if tid in shown:
-            acc.append(abs(wait - shown[tid]) <= max(5.0, 0.25 * shown[tid]))
-    return {"ends": ends, "waits": sorted(waits), "services": sorted(services), "acc": acc}
+        view = shown[tid]
+        lo, hi = view["estimate_range"]
+        in_range.append(lo <= wait <= hi)
+        if view["web"]:
+            minutes = view["estimate_min"]
+            acc.append(abs(wait - minutes) <= max(5.0, 0.25 * minutes))
+    return {
+        "ends": ends,
+        "waits": sorted(waits),
+        "services": sorted(services),
+        "acc": acc,
+        "in_range": in_range,
+    }
 
 
 def _room(hist: list[Event]) -> str:
@@ -190,7 +217,8 @@ def test_the_summary_equals_a_recount_from_each_tickets_history(
     assert sum(s.hour_called) == sum(1 for e in events if isinstance(e, TicketCalled))
     assert sum(s.wait.hist.values()) == s.wait.n
     assert s.range_n == s.wait.n == sum(sum(h.values()) for h in s.ratios)
-    assert 0 <= s.range_in <= s.range_n
+    assert s.range_in == sum(again["in_range"])
+    assert s.transferred_out == ends["transferred"]
 
 
 @settings(max_examples=100, deadline=None)
@@ -216,3 +244,19 @@ def test_the_line_length_is_weighted_by_time_in_local_hours() -> None:
     assert s.hour_line_avg[8] == 1.5 and s.hour_line_max[8] == 2
     assert s.hour_line_avg[9] == 1.0 and s.hour_line_max[9] == 1
     assert s.hour_line_avg[10] is None and s.first_call == START + 1800
+
+
+def test_hours_follow_the_local_clock_on_a_dst_switch() -> None:
+    # 2026-03-08 in New York: 02:00 became 03:00, so 10:00 local is 9 hours after midnight
+    tz = "America/New_York"
+    state = QueueState(info="1234-01", config=QueueConfig(tz=tz))
+    ten = midnight_of("2026-03-08", tz) + 9 * 3600
+    events: list[Event] = []
+    for command in (OpenReception(at=ten - 60), IssueTicket(at=ten, ticket_id="a", channel="desk")):
+        for event in rules.decide(state, command):
+            state = rules.evolve(state, event)
+            events.append(event)
+    assert isinstance(events[0], DayStarted) and events[0].day == "2026-03-08"
+    start = rules.evolve(QueueState(info="1234-01", config=QueueConfig(tz=tz)), events[0])
+    s = summarise(start, events[1:])
+    assert s.hour_issued[10] == 1 and s.hour_line_max[10] == 1
