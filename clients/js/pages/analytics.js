@@ -8,7 +8,7 @@
 import { applyI18n, currentLang, t } from "./i18n.js";
 import "./analytics.strings.js";
 import { barChart, heatmap, lineChart } from "./charts.js";
-import { askAdminHint, logIn } from "./staff.password.js";
+import { submitLogin } from "./staff.password.js";
 import { ApiError, TOKEN_KEY, claims, el, usable } from "./staffsession.js";
 
 const facility = document.body.dataset.facility.replace(/[^0-9]/g, "");
@@ -77,34 +77,11 @@ function logout(reason = "") {
 
 async function login(event) {
   event.preventDefault();
-  const form = event.target;
-  const button = form.querySelector("button");
-  button.disabled = true;
-  $("login-error").textContent = "";
-  try {
-    const result = await logIn(form, $("login"));
-    if (result.refused) {
-      const { status, code, wait, message } = result.refused;
-      const why = status === 401 ? t("an.login_wrong")
-        : code === "login_throttled" ? t("an.login_wait", { wait: wait || "–" })
-        : message;
-      $("login-error").textContent = status === 401 || status === 429 ? `${why} ${askAdminHint()}` : why;
-      return;
-    }
-    if (result.expired) {
-      $("login-error").textContent = t("an.expired");
-      return;
-    }
-    if (!usable(claims(result.token), facility)) {
-      $("login-error").textContent = t("an.login_other", { facility: result.facility ?? "?" });
-      return;
-    }
-    sessionStorage.setItem(TOKEN_KEY, result.token);
-    begin(result.token);
-  } catch {
-    $("login-error").textContent = t("an.err.network");
-  } finally {
-    button.disabled = false;
+  const text = (key, vars) => t(`an.${key}`, vars);
+  const token = await submitLogin(event.target, $("login"), $("login-error"), facility, text);
+  if (token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    begin(token);
   }
 }
 

@@ -4,7 +4,7 @@
 // stored login (sessionStorage), or its own login form. Non-admin staff see why they cannot.
 
 import { applyI18n, currentLang, t } from "./i18n.js";
-import { askAdminHint, logIn } from "./staff.password.js";
+import { submitLogin } from "./staff.password.js";
 import "./staff.strings.js";
 import { ApiError, TOKEN_KEY, claims, el, usable } from "./staffsession.js";
 
@@ -71,34 +71,11 @@ function showDenied() {
 
 async function login(event) {
   event.preventDefault();
-  const form = event.target;
-  const button = form.querySelector("button");
-  button.disabled = true;
-  $("login-error").textContent = "";
-  try {
-    const result = await logIn(form, $("login"));
-    if (result.refused) {
-      const { status, code, wait, message } = result.refused;
-      const why = status === 401 ? t("st.login_wrong")
-        : code === "login_throttled" ? t("st.login_wait", { wait: wait || "–" })
-        : message;
-      $("login-error").textContent = status === 401 || status === 429 ? `${why} ${askAdminHint()}` : why;
-      return;
-    }
-    if (result.expired) {
-      $("login-error").textContent = t("st.expired");
-      return;
-    }
-    if (!usable(claims(result.token), facility)) {
-      $("login-error").textContent = t("st.login_other", { facility: result.facility ?? "?" });
-      return;
-    }
-    sessionStorage.setItem(TOKEN_KEY, result.token);
-    begin(result.token);
-  } catch {
-    $("login-error").textContent = t("st.err.network");
-  } finally {
-    button.disabled = false;
+  const text = (key, vars) => t(`st.${key}`, vars);
+  const token = await submitLogin(event.target, $("login"), $("login-error"), facility, text);
+  if (token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    begin(token);
   }
 }
 

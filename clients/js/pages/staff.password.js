@@ -4,7 +4,7 @@
 // (`must_change_password`) leads to. Japanese and English.
 
 import { addStrings, t } from "./i18n.js";
-import { el } from "./staffsession.js";
+import { claims, el, usable } from "./staffsession.js";
 
 addStrings({
   ja: {
@@ -123,4 +123,41 @@ export async function logIn(form, section) {
   let token = data.token;
   if (data.must_change_password) token = await askNewPassword(section, token, password);
   return token ? { token, facility: data.facility } : { expired: true };
+}
+
+/**
+ * A staff page's login form submitted (`event.target` of its submit): `logIn`, with the
+ * button disabled meanwhile and the reason of a refusal in `errorEl`. Resolves the token
+ * when it may be used for `facility`, else null. `text(key, vars)` gives the page's own
+ * strings for `login_wrong`, `login_wait`, `expired`, `login_other` and `err.network`.
+ */
+export async function submitLogin(form, section, errorEl, facility, text) {
+  const button = form.querySelector("button");
+  button.disabled = true;
+  errorEl.textContent = "";
+  try {
+    const result = await logIn(form, section);
+    if (result.refused) {
+      const { status, code, wait, message } = result.refused;
+      const why = status === 401 ? text("login_wrong")
+        : code === "login_throttled" ? text("login_wait", { wait: wait || "–" })
+        : message;
+      errorEl.textContent = status === 401 || status === 429 ? `${why} ${askAdminHint()}` : why;
+      return null;
+    }
+    if (result.expired) {
+      errorEl.textContent = text("expired");
+      return null;
+    }
+    if (!usable(claims(result.token), facility)) {
+      errorEl.textContent = text("login_other", { facility: result.facility ?? "?" });
+      return null;
+    }
+    return result.token;
+  } catch {
+    errorEl.textContent = text("err.network");
+    return null;
+  } finally {
+    button.disabled = false;
+  }
 }
