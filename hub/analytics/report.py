@@ -66,11 +66,10 @@ def _rank(hist: dict[int, int], n: int, p: float) -> float:
 
 def stats(days: Sequence[DaySummary]) -> dict[str, Any]:
     """The API's figures of one or more days of one or more queues (docs/analytics.md)."""
-    by_channel = {c: sum(d.issued.get(c, 0) for d in days) for c in CHANNELS}
+    by_channel = dict.fromkeys(CHANNELS, 0)
     for d in days:
         for channel, count in d.issued.items():
-            if channel not in by_channel:
-                by_channel[channel] = by_channel.get(channel, 0) + count
+            by_channel[channel] = by_channel.get(channel, 0) + count
     issued = sum(by_channel.values())
     wait = merge_dists(d.wait for d in days)
     service = merge_dists(d.service for d in days)
