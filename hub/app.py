@@ -28,6 +28,9 @@ from hub.analytics.service import AnalyticsService
 from hub.apikeys import ApiKeyService, ApiKeyStore
 from hub.audit import AuditLog
 from hub.auth import Tokens, load_secret
+from hub.booking.service import BookingService
+from hub.booking.store import BookStore
+from hub.booking.writer import BookWriters
 from hub.channels import wsprotocol
 from hub.channels.bridge import Bridge
 from hub.channels.registry import ChannelRegistry
@@ -105,6 +108,7 @@ class Services:
     scheduler: Scheduler
     dead_letters: DeadLetters
     analytics: AnalyticsService
+    bookings: BookingService
     outbox_groups: list[Group]  # those JUNBAN_INLINE_WORKERS may name; replay hands back to
     live: LiveRuntime | None = None
     bridge: Bridge | None = None
@@ -113,6 +117,7 @@ class Services:
     _contract_keeper: asyncio.Task[None] | None = None
     _scheduler: asyncio.Task[None] | None = None
     _summariser: asyncio.Task[None] | None = None
+    _booking_keeper: asyncio.Task[None] | None = None
     _outbox: asyncio.Task[None] | None = None
 
     async def _api_gate(self, facility: str) -> None:
@@ -146,6 +151,9 @@ class Services:
         self._scheduler = asyncio.create_task(self.scheduler.run_forever(), name="scheduler")
         self._summariser = asyncio.create_task(
             self.analytics.keep(self.settings.analytics_keep_s), name="analytics"
+        )
+        self._booking_keeper = asyncio.create_task(
+            self.bookings.keep(self.settings.bookings_keep_s), name="bookings"
         )
         workers = self.settings.inline_workers  # the outbox groups that run in this process
         self._outbox = start_inline(
@@ -200,7 +208,7 @@ class Services:
     async def stop_live(self) -> None:
         wsprotocol.install(None)
         keepers = (self._day_keeper, self._revoker, self._contract_keeper, self._scheduler)
-        for task in (*keepers, self._summariser):
+        for task in (*keepers, self._summariser, self._booking_keeper):
             if task is not None:
                 task.cancel()
         if self._outbox is not None:  # gives back its leases on the way out
@@ -296,6 +304,13 @@ def build_services(settings: Settings) -> Services:
         scheduler=Scheduler(facilities, queues, audit, settings.schedule_tick_s),
         dead_letters=DeadLetters(client, facilities, groups),
         analytics=AnalyticsService(client, facilities, service),
+        bookings=BookingService(
+            BookWriters(BookStore(client, settings.idempotency_ttl_s)),
+            queues,
+            facilities,
+            tokens,
+            settings,
+        ),
         outbox_groups=groups,
     )
 

@@ -130,8 +130,9 @@ class Tokens:
                 claims[name] = True
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
-    def patient(self, info: str, ticket_id: str) -> str:
-        """The token that lets one patient follow and cancel one ticket (36 h: past the day)."""
+    def patient(self, info: str, ticket_id: str, ttl_s: int = PATIENT_TOKEN_TTL_S) -> str:
+        """The token that lets one patient follow and cancel one ticket (36 h: past the day;
+        a booking's lasts until 36 h after its date)."""
         facility = info.split("-", 1)[0]
         return self.issue(
             "patient",
@@ -139,7 +140,7 @@ class Tokens:
             facility=facility,
             info=info,
             ticket=ticket_id,
-            ttl_s=PATIENT_TOKEN_TTL_S,
+            ttl_s=ttl_s,
         )
 
     def verify(self, token: str) -> Principal:

@@ -158,6 +158,7 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
         403, "logged in with a temporary password: change it first (`POST /v1/auth/password`)"
     ),
     "facility_suspended": ErrorCode(403, "the facility's service is suspended (Art. 12)"),
+    "check_in_on_site": ErrorCode(403, "this counter takes check-ins at the desk or kiosk only"),
     "option_not_contracted": ErrorCode(
         403, "the facility has not contracted the option (API, EMR link) this needs"
     ),
@@ -171,6 +172,9 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     "not_found": ErrorCode(404, "no such route or action"),
     "unknown_queue": ErrorCode(404, "no such queue (information number)"),
     "unknown_ticket": ErrorCode(404, "no such ticket in today's queue"),
+    "bookings_off": ErrorCode(404, "this counter takes no time-band bookings"),
+    "unknown_band": ErrorCode(404, "no such booking band on that date"),
+    "unknown_booking": ErrorCode(404, "no such booking"),
     "unknown_endpoint": ErrorCode(404, "no such integration endpoint at this facility"),
     "unknown_api_key": ErrorCode(404, "no such partner API key at this facility"),
     "unknown_facility": ErrorCode(404, "no such facility"),
@@ -200,6 +204,14 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     "daily_cap_reached": ErrorCode(409, "today's web tickets are all taken"),
     "queue_empty": ErrorCode(409, "call-next: nobody is waiting"),
     "duplicate_ticket": ErrorCode(409, "that ticket id is already taken"),
+    "band_full": ErrorCode(409, "every place of that booking band is taken"),
+    "band_closed": ErrorCode(
+        409, "the band takes no booking or cancellation now (started, past, closed day)"
+    ),
+    "outside_horizon": ErrorCode(409, "bookings are taken only `horizon_days` ahead"),
+    "duplicate_booking": ErrorCode(409, "that booking id is already taken"),
+    "too_early": ErrorCode(409, "check-in opens `early_min` before the band (`opens_at`)"),
+    "no_show": ErrorCode(409, "the booking's time is over (band end + `late_min`): take a ticket"),
     "checkin_not_allowed": ErrorCode(409, "this queue does not take patients' check-ins"),
     "postpone_not_allowed": ErrorCode(409, "this queue does not let patients move back"),
     "postpone_limit_reached": ErrorCode(409, "the ticket was moved back twice already"),
@@ -238,6 +250,9 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
     "unsupported_media_type": ErrorCode(415, "a body that is not `application/json`"),
     # 422: well-formed, but the values do not fit
     "invalid_body": ErrorCode(422, "the body's fields do not fit the route's schema or rules"),
+    "invalid_bands": ErrorCode(
+        422, "booking bands overlap, are under 10 min, leave the service hours, or bad settings"
+    ),
     "invalid_email": ErrorCode(422, "an e-mail address is not like `name@example.jp`"),
     "invalid_annotation": ErrorCode(
         422, "an annotation key is not like `emr.status` or its value is over 200 characters"

@@ -126,6 +126,19 @@ def summary_claim(info: str) -> str:
     return f"jb:{{{facility}}}:{counter}:sumclaim"
 
 
+def book(info: str, day: str) -> str:
+    """hash: v, state (msgpack ``Book``): the queue's bookings for that date (hub.booking);
+    expires 8 days after the date (personal data)."""
+    facility, counter = _split(info)
+    return f"jb:{{{facility}}}:{counter}:book:{day}"
+
+
+def book_log(info: str, day: str) -> str:
+    """stream: the events of that date's booking book, fields v, e (msgpack); expires with it."""
+    facility, counter = _split(info)
+    return f"jb:{{{facility}}}:{counter}:blog:{day}"
+
+
 def idempotency(info: str, key: str) -> str:
     """string: the stored first answer to a mutating call with this Idempotency-Key."""
     facility, counter = _split(info)

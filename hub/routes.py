@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hub.web import accounts, analytics, contracts, facilities, links, live, pairing, queues
 from hub.web import apikeys as apikeys_web
+from hub.web import bookings as bookings_web
 from hub.web import emr as emr_web
 from hub.web import integrations as integrations_web
 from hub.web import integrations_dead as dead_web
@@ -20,6 +21,7 @@ API_ROUTES: list[ApiRoute] = [
     *notify_web.ROUTES,  # before queues' too: …/tickets/{id}/notifications
     *line_web.ROUTES,
     *phone_web.ROUTES,  # before queues' too (…/phone-calls)
+    *bookings_web.ROUTES,
     *queues.ROUTES,
     *live.ROUTES,
     *facilities.ROUTES,

@@ -130,6 +130,9 @@ class Settings:
     analytics_keep_s: float = 30.0
     """JUNBAN_ANALYTICS_KEEP: how often one hub looks for queues whose day ended and
     summarises them (hub.analytics): a day is summarised within this long of the next."""
+    bookings_keep_s: float = 30.0
+    """JUNBAN_BOOKINGS_KEEP: how often each hub marks today's no-shows and gives each queue
+    its band counts (hub.booking)."""
     smtp_url: str | None = None
     """JUNBAN_SMTP_URL: e-mail notifications' relay, ``smtp://user:pass@host:587?starttls=1``
     (STARTTLS), ``smtps://user:pass@host:465`` (implicit TLS) or ``smtp://host:25`` (plain);
@@ -198,6 +201,7 @@ class Settings:
             outbox_idle_ms=read.whole("OUTBOX_IDLE_MS", base.outbox_idle_ms, low=100),
             outbox_sweep_s=read.seconds("OUTBOX_SWEEP", base.outbox_sweep_s),
             analytics_keep_s=read.seconds("ANALYTICS_KEEP", base.analytics_keep_s),
+            bookings_keep_s=read.seconds("BOOKINGS_KEEP", base.bookings_keep_s),
             smtp_url=read.text("SMTP_URL"),
             mail_from=read.text("MAIL_FROM"),
             line_api=read.text("LINE_API") or base.line_api,

@@ -195,7 +195,7 @@ class QueueActions:
         if order.phone_consent:  # before the entry exists: the phone group then reads it
             await self.store.redis.set(keys.phone_consented(facility), "1", ex=CONSENT_MARK_S)
         if not order.staff:
-            await self._count_web_ticket(facility, order.client_ip)
+            await self.count_web_request(facility, order.client_ip)
         ticket_id = secrets.token_urlsafe(9)
         command = IssueTicket(
             at=now,
@@ -258,7 +258,7 @@ class QueueActions:
         staffed = replace(order, staff=True, channel="kiosk", kiosk=None)
         return await self.take_ticket(info, facility, staffed, idem, now)
 
-    async def _count_web_ticket(self, facility: str, client_ip: str) -> None:
+    async def count_web_request(self, facility: str, client_ip: str) -> None:
         """Art. 37: the facility's own limits when the operator set some (read from this
         process's 2-second cache of the record), else the global ones; one GCRA call."""
         record = await self.facilities.cached(facility)
@@ -342,13 +342,29 @@ class QueueActions:
         raise Unavailable("the queues are too busy, try again", code="busy")
 
     async def configure(
-        self, info: str, facility: str, config: QueueConfig, idem: Idempotency | None, now: float
+        self,
+        info: str,
+        facility: str,
+        config: QueueConfig,
+        idem: Idempotency | None,
+        now: float,
+        keep_bookings: bool = False,
     ) -> Any:
-        """Set the queue's configuration; its time zone is always the facility's."""
+        """Set the queue's configuration; its time zone is always the facility's. With
+        ``keep_bookings`` the queue's booking settings stay as they are."""
         record = await self.facilities.get(facility)
         if record is None:
             raise NotFound("no such queue", code="unknown_queue")
-        command = Configure(at=now, config=replace(config, tz=record.tz))
+        if keep_bookings:
+            current = await self.store.load(info)
+            if current is None:
+                raise NotFound("no such queue", code="unknown_queue")
+            config = replace(config, bookings=current.config.bookings)
+        command = Configure(
+            at=now,
+            config=replace(config, tz=record.tz),
+            service_hours=self.settings.service_hours,
+        )
         return await self.service.execute(info, command, views.staff_view, idem)
 
 

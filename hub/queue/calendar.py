@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -64,6 +64,12 @@ def minute_of_day(hhmm: str) -> int:
     if int(minutes) > 59 or value > 24 * 60:
         raise ValueError(f"not a HH:MM time: {hhmm!r}")
     return value
+
+
+def at_local(day: str, hhmm: str, tz: str) -> float:
+    """The instant of local time ``hhmm`` on ``day`` (ISO date) in ``tz``, epoch seconds."""
+    midnight = datetime.combine(date.fromisoformat(day), time(0), _stored_zone(tz))
+    return (midnight + timedelta(minutes=minute_of_day(hhmm))).timestamp()
 
 
 def local_minute(at: float, tz: str) -> float:

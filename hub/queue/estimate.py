@@ -31,8 +31,9 @@ def next_pace(pace: float, last_call_at: float | None, call_at: float) -> float:
     return min(max(updated, MIN_PACE), MAX_PACE)
 
 
-def wait_minutes(ahead: int, pace: float) -> int:
-    """About how many minutes until a ticket with ``ahead`` people before it is called.
+def wait_minutes(ahead: float, pace: float) -> int:
+    """About how many minutes until a ticket with ``ahead`` people before it is called
+    (a fraction: expected bookings counted at their show rate, ``hub.queue.placement``).
 
     Monotone in ``ahead``: a ticket further back never shows a shorter wait.
     """

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from hub.queue.model import Notice, QueueConfig, Ticket
+from hub.queue.model import BandCount, Notice, QueueConfig, Ticket
 from hub.queue.profile import Profile
 
 
@@ -55,6 +55,9 @@ class WebClosed(Event):
 class TicketIssued(Event):
     kind: ClassVar[str] = "ticket_issued"
     ticket: Ticket
+    position: int | None = None
+    """Where a checked-in booking joins the line (``hub.queue.placement``), decided once so
+    a replay never depends on today's settings; None: the arrival place."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +177,12 @@ class RangeFactorsSet(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class BandsSet(Event):
+    kind: ClassVar[str] = "bands_set"
+    bands: tuple[BandCount, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Configured(Event):
     kind: ClassVar[str] = "configured"
     config: QueueConfig
@@ -207,5 +216,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         Configured,
         ProfileSet,
         RangeFactorsSet,
+        BandsSet,
     )
 }

@@ -12,6 +12,7 @@ from msgspec.structs import replace
 
 from hub.queue import estimate
 from hub.queue.events import (
+    BandsSet,
     Configured,
     DayStarted,
     Event,
@@ -81,6 +82,7 @@ def _a_day(s: QueueState, e: DayStarted) -> None:
     s.day, s.last_number, s.web_issued = e.day, 0, 0
     s.tickets, s.waiting, s.calling = {}, [], []
     s.minutes_per_patient, s.last_call_at = s.config.default_minutes, None
+    s.bands = ()
     if not s.web_open and s.web_closed_reason in ("cap", "closing_time"):
         s.web_open, s.web_closed_reason = True, "staff"
 
@@ -106,7 +108,8 @@ def _a_issued(s: QueueState, e: TicketIssued) -> None:
     s.last_number = t.number
     if t.channel == "web":
         s.web_issued += 1
-    s.waiting.insert(_arrival_place(s, t), t.id)
+    place = _arrival_place(s, t) if e.position is None else min(e.position, len(s.waiting))
+    s.waiting.insert(place, t.id)
 
 
 def _arrival_place(s: QueueState, t: Ticket) -> int:
@@ -205,6 +208,10 @@ def _a_factors(s: QueueState, e: RangeFactorsSet) -> None:
     s.range_factors = e.factors
 
 
+def _a_bands(s: QueueState, e: BandsSet) -> None:
+    s.bands = e.bands
+
+
 def _a_notices(s: QueueState, e: NoticesSet) -> None:
     s.notices = e.notices
 
@@ -243,6 +250,7 @@ _APPLIERS: dict[type[Event], Callable[[QueueState, Any], None]] = {
     NoticesSet: _a_notices,
     ProfileSet: _a_profile,
     RangeFactorsSet: _a_factors,
+    BandsSet: _a_bands,
     SuspensionSet: _a_suspension,
     Configured: _a_configured,
 }

@@ -15,12 +15,14 @@ from typing import Literal
 
 import msgspec
 
+from hub.booking.config import BookingConfig
 from hub.queue.profile import Profile
 
-TicketChannel = Literal["web", "desk", "kiosk", "phone"]
+TicketChannel = Literal["web", "desk", "kiosk", "phone", "reserved"]
 TicketStatus = Literal["waiting", "called", "done", "cancelled", "absent", "transferred"]
 WebClosedReason = Literal["staff", "cap", "closing_time"]
-CHANNELS: tuple[str, ...] = ("web", "desk", "kiosk", "phone")
+CHANNELS: tuple[str, ...] = ("web", "desk", "kiosk", "phone", "reserved")
+"""``reserved``: a booking checked in (``AdmitBooking``), never issued directly."""
 
 FACILITY_RE = re.compile(r"^[0-9]{1,8}\Z")
 COUNTER_RE = re.compile(r"^[0-9]{2}\Z")
@@ -73,6 +75,10 @@ class Ticket(msgspec.Struct, frozen=True, omit_defaults=True):
     phone_consent: tuple[float, str, str] | None = None
     """The patient's consent to be called by phone (at, by, text_version): ``by`` is
     ``patient`` or the staff subject who recorded spoken consent; staff only."""
+    band: str | None = None
+    """A checked-in booking's band (``"10:00-10:30"``); None for walk-ins."""
+    late: bool = False
+    """A booking checked in after its band ended: placed at the end like a walk-in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +95,22 @@ class QueueConfig:
     """Patients may say "I'm here" on their ticket page."""
     allow_postpone: bool = False
     """Patients may move themselves back ``requeue_offset`` places ("I'll be late")."""
+    bookings: BookingConfig | None = None
+    """Time-band reservations (``hub.booking``); None: none taken."""
+
+
+@dataclass(frozen=True, slots=True)
+class BandCount:
+    """One of today's bands as the queue's estimates see it: its start and end (epoch
+    seconds), its capacity, the places taken (not cancelled) and the bookings still
+    expected (booked, not yet checked in)."""
+
+    start: float
+    end: float
+    label: str
+    capacity: int
+    taken: int
+    expected: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +175,8 @@ class QueueState:
     range_factors: tuple[tuple[float, float], ...] = ()
     """(low, high) per estimate class (``estimate.wait_range``), learnt from the queue's
     history by the analytics; empty: the defaults."""
+    bands: tuple[BandCount, ...] = ()
+    """Today's booking bands with their counts (``SetBands``, sent by the booking service)."""
 
     def copy(self) -> QueueState:
         """A copy safe to change: containers are new, tickets (frozen) are shared."""
@@ -322,6 +346,29 @@ class SetRangeFactors(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class AdmitBooking(Command):
+    """A booked patient checked in: their booking becomes a ticket (channel ``reserved``,
+    id = the booking's id), placed by the queue's placement policy, or at the end when
+    ``late``."""
+
+    ticket_id: str
+    band: str
+    band_start: float
+    name: str = ""
+    phone: str = ""
+    patient_ref: str | None = None
+    phone_consent: tuple[float, str, str] | None = None
+    late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SetBands(Command):
+    """Today's bands with their counts, from the booking book."""
+
+    bands: tuple[BandCount, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SetProfile(Command):
     profile: Profile
 
@@ -329,3 +376,5 @@ class SetProfile(Command):
 @dataclass(frozen=True, slots=True)
 class Configure(Command):
     config: QueueConfig
+    service_hours: tuple[str, str] | None = None
+    """The server hours (Table 2) booking bands must lie in."""

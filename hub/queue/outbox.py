@@ -27,7 +27,7 @@ WAKE_WINDOW_MS = 250
 """``append.lua`` publishes a queue's outbox wake-up at most this often (the queue hash's
 ``wk`` field holds the stream time of the last one); a runner that hears a wake-up serves
 the facility again after this window (``hub/outbox/runner.py``)."""
-SILENT_KINDS = frozenset({"ticket_annotated", "range_factors_set"})
+SILENT_KINDS = frozenset({"ticket_annotated", "range_factors_set", "bands_set"})
 """Event kinds that never go to the outbox."""
 ORDER_KINDS = frozenset(
     {

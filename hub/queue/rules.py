@@ -23,8 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from hub.booking import config as booking_config
 from hub.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
-from hub.queue import annotate, calendar, estimate, patient, transfer
+from hub.queue import annotate, calendar, estimate, patient, placement, transfer
 from hub.queue.events import (
     Configured,
     DayStarted,
@@ -53,6 +54,7 @@ from hub.queue.evolve import evolve as evolve
 from hub.queue.evolve import evolve_all as evolve_all
 from hub.queue.model import (
     CHANNELS,
+    AdmitBooking,
     Annotate,
     CallNext,
     CallTicket,
@@ -72,6 +74,7 @@ from hub.queue.model import (
     QueueState,
     Recall,
     Requeue,
+    SetBands,
     SetMessage,
     SetNotices,
     SetProfile,
@@ -140,8 +143,8 @@ def _close_web(state: QueueState, cmd: Command) -> list[Event]:
 
 
 def _issue(state: QueueState, cmd: IssueTicket) -> list[Event]:
-    if cmd.channel not in CHANNELS:
-        raise Unprocessable(f"channel must be one of {', '.join(CHANNELS)}")
+    if cmd.channel not in CHANNELS or cmd.channel == "reserved":
+        raise Unprocessable("channel must be one of web, desk, kiosk, phone")
     if cmd.ticket_id in state.tickets:
         raise Conflict("that ticket id is already taken", code="duplicate_ticket")
     _check_lengths(name=cmd.name, phone=cmd.phone, note=cmd.note)
@@ -327,6 +330,11 @@ def _configure(state: QueueState, cmd: Configure) -> list[Event]:
         raise Unprocessable("requeue_offset must be >= 0")
     if config.web_daily_cap is not None and config.web_daily_cap < 0:
         raise Unprocessable("web_daily_cap must be >= 0")
+    if config.bookings is not None:
+        try:
+            booking_config.check(config.bookings, cmd.service_hours)
+        except ValueError as exc:
+            raise Unprocessable(str(exc), code="invalid_bands") from exc
     return [] if config == state.config else [Configured(at=cmd.at, config=config)]
 
 
@@ -356,6 +364,8 @@ _DECIDERS: dict[type[Command], Callable[[QueueState, Any], list[Event]]] = {
     OpenWeb: _open_web,
     CloseWeb: _close_web,
     IssueTicket: _issue,
+    AdmitBooking: placement.admit,
+    SetBands: placement.set_bands,
     CallNext: _call_next,
     CallTicket: _call_ticket,
     Recall: _recall,

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.queue import estimate
-from hub.queue.model import QueueState, Ticket
+from hub.booking.config import BookingConfig
+from hub.queue import estimate, placement
+from hub.queue.model import BandCount, QueueState, Ticket
 from hub.queue.rules import MAX_POSTPONES
 
 
@@ -50,8 +51,24 @@ def public_view(s: QueueState) -> dict[str, Any]:
         "message": s.message,
         "notices": [n.public() for n in s.notices],
         "profile": None if s.profile is None else s.profile.public(),
+        "bands": [band_public(b) for b in s.bands] if s.config.bookings else [],
+        "booked_ahead": _booked_ahead(s),
         "updated_at": iso(s.updated_at),
     }
+
+
+def band_public(b: BandCount) -> dict[str, Any]:
+    """One of today's booking bands: places left and bookings still expected (no names)."""
+    start, _, end = b.label.partition("-")
+    left = max(b.capacity - b.taken, 0)
+    return {"from": start, "to": end, "remaining": left, "expected": b.expected}
+
+
+def _booked_ahead(s: QueueState) -> float:
+    """Expected check-ins a new walk-in's estimate counts (``placement.expected_ahead``)."""
+    if not s.bands or s.config.bookings is None:
+        return 0
+    return round(placement.expected_ahead(s, len(s.waiting), s.updated_at), 1)
 
 
 def calling_entry(t: Ticket) -> dict[str, Any]:
@@ -79,6 +96,8 @@ def ticket_public(t: Ticket) -> dict[str, Any]:
         "to": t.to_counter,
         "arrived_at": iso(t.arrived_at),
         "postponed": t.postponed,
+        "band": t.band,
+        "late": t.late,
     }
 
 
@@ -116,7 +135,8 @@ def ticket_view(s: QueueState, ticket_id: str) -> dict[str, Any]:
     t = s.tickets[ticket_id]
     waiting = t.status == "waiting"
     ahead = ahead_of(s, ticket_id)
-    minutes = estimate.wait_minutes(ahead, s.minutes_per_patient) if waiting else None
+    booked = placement.expected_ahead(s, ahead, s.updated_at) if t.channel != "reserved" else 0
+    minutes = estimate.wait_minutes(ahead + booked, s.minutes_per_patient) if waiting else None
     shown = None if minutes is None else estimate.wait_range(minutes, s.range_factors)
     return {
         "info": s.info,
@@ -152,9 +172,28 @@ def staff_view(s: QueueState) -> dict[str, Any]:
         "close_web_at": s.config.close_web_at,
         "allow_checkin": s.config.allow_checkin,
         "allow_postpone": s.config.allow_postpone,
+        "bookings": None if s.config.bookings is None else booking_settings(s.config.bookings),
     }
     view["web_issued"] = s.web_issued
     view["tickets"] = [ticket_staff(t) for t in sorted(s.tickets.values(), key=lambda t: t.number)]
     view["waiting_ids"] = list(s.waiting)
     view["calling_ids"] = list(s.calling)
     return view
+
+
+def booking_settings(c: BookingConfig) -> dict[str, Any]:
+    """A queue's booking settings as ``PUT …/config`` takes them (``bookings``)."""
+    return {
+        "bands": [
+            {"from": b.start, "to": b.end, "capacity": b.capacity, "days": list(b.days)}
+            for b in c.bands
+        ],
+        "placement": c.placement,
+        "early_min": c.early_min,
+        "late_min": c.late_min,
+        "show_rate": c.show_rate,
+        "horizon_days": c.horizon_days,
+        "check_in": c.check_in,
+        "closed_dates": list(c.closed_dates),
+        "closed_on_holidays": c.closed_on_holidays,
+    }

@@ -11,6 +11,7 @@ from typing import Annotated, Literal, TypeVar
 import msgspec
 from starlette.requests import Request
 
+from hub.booking.config import ALL_DAYS, Band, BookingConfig
 from hub.errors import BadRequest, PayloadTooLarge, Unprocessable
 from hub.jsondepth import MAX_DEPTH, too_deep
 
@@ -78,6 +79,67 @@ class SuspendRequest(msgspec.Struct, kw_only=True):
     reason: Text = ""
 
 
+# ---- time-band reservations (hub/web/bookings.py, docs/bookings.md) ------------------------
+
+Day = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")]
+
+
+class BandRequest(msgspec.Struct, kw_only=True, rename={"start": "from", "end": "to"}):
+    """One band: from, to (local HH:MM), capacity (1–500) and weekdays (1 = Monday … 7)."""
+
+    start: HHMM
+    end: HHMM
+    capacity: Annotated[int, msgspec.Meta(ge=1, le=500)]
+    days: Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=7)]], msgspec.Meta(max_length=7)] = (
+        msgspec.field(default_factory=lambda: list(ALL_DAYS))
+    )
+
+
+class BookingSettingsRequest(msgspec.Struct, kw_only=True):
+    """A counter's time-band reservations (docs/bookings.md)."""
+
+    bands: Annotated[list[BandRequest], msgspec.Meta(max_length=48)]
+    placement: Annotated[str, msgspec.Meta(max_length=20)] = "band_first"
+    early_min: Annotated[int, msgspec.Meta(ge=0, le=180)] = 15
+    late_min: Annotated[int, msgspec.Meta(ge=0, le=180)] = 15
+    show_rate: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.9
+    horizon_days: Annotated[int, msgspec.Meta(ge=0, le=60)] = 14
+    check_in: Literal["anywhere", "on_site"] = "anywhere"
+    closed_dates: Annotated[list[Day], msgspec.Meta(max_length=400)] = msgspec.field(
+        default_factory=list
+    )
+    closed_on_holidays: bool = True
+
+    def config(self) -> BookingConfig:
+        return BookingConfig(
+            bands=tuple(
+                Band(start=b.start, end=b.end, capacity=b.capacity, days=tuple(sorted(set(b.days))))
+                for b in self.bands
+            ),
+            placement=self.placement,
+            early_min=self.early_min,
+            late_min=self.late_min,
+            show_rate=self.show_rate,
+            horizon_days=self.horizon_days,
+            check_in=self.check_in,
+            closed_dates=tuple(sorted(set(self.closed_dates))),
+            closed_on_holidays=self.closed_on_holidays,
+        )
+
+
+class BookingRequest(msgspec.Struct, kw_only=True):
+    """Book a place in a band: the date, the band's start, the patient's name and phone
+    (the 診察券番号 optional). Staff may set the channel (desk, phone)."""
+
+    date: Day
+    band: HHMM
+    name: Short = ""
+    phone: Annotated[str, msgspec.Meta(max_length=32)] = ""
+    patient_ref: str | None = None
+    """The patient-card number, ``[0-9A-Za-z-]{1,20}``; "" or null: none."""
+    channel: Literal["web", "desk", "phone"] | None = None
+
+
 class ConfigRequest(msgspec.Struct, kw_only=True):
     web_daily_cap: Annotated[int, msgspec.Meta(ge=0, le=100_000)] | None = None
     requeue_offset: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 3
@@ -85,6 +147,8 @@ class ConfigRequest(msgspec.Struct, kw_only=True):
     close_web_at: HHMM | None = None
     allow_checkin: bool = False
     allow_postpone: bool = False
+    bookings: BookingSettingsRequest | None | msgspec.UnsetType = msgspec.UNSET
+    """Time-band reservations; null: none; left out: as they are."""
 
 
 class RecoverRequest(msgspec.Struct, kw_only=True):

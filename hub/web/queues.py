@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -29,6 +30,7 @@ from hub.queue.model import (
 )
 from hub.queue.service import Responder
 from hub.web.bodies import (
+    BookingSettingsRequest,
     CallRequest,
     ConfigRequest,
     PatientRefRequest,
@@ -214,9 +216,13 @@ async def configure(request: Request) -> Response:
         close_web_at=body.close_web_at,
         allow_checkin=body.allow_checkin,
         allow_postpone=body.allow_postpone,
+        bookings=None
+        if not isinstance(body.bookings, BookingSettingsRequest)
+        else body.bookings.config(),
     )
+    keep = body.bookings is msgspec.UNSET
     idem = idempotency_of(request, raw)
-    result = await services.queues.configure(info, facility, config, idem, time.time())
+    result = await services.queues.configure(info, facility, config, idem, time.time(), keep)
     return json_response(result)
 
 
