@@ -335,6 +335,7 @@ async def _seed_demo_contract(services: Services, now: float) -> None:
 async def _seed_demo(settings: Settings) -> None:
     from hub.analytics.demo import seed_history
     from hub.app import build_services
+    from hub.booking.demo import configure_demo
     from hub.queue.calendar import business_day
     from hub.queue.facilities import Facility
     from hub.queue.model import OpenReception, OpenWeb, QueueConfig
@@ -353,6 +354,7 @@ async def _seed_demo(settings: Settings) -> None:
             )
             await services.queue_service.create_facility(facility, QueueConfig(), now)
             await services.queue_service.set_message(facility, facility.message, now)
+            await configure_demo(services, f"{DEMO_FACILITY}-02", now)  # 小児科: bookings
         await _seed_demo_contract(services, now)
         if await services.users.get(DEMO_USER) is None:
             await services.users.add(
@@ -380,6 +382,7 @@ async def _seed_demo(settings: Settings) -> None:
         f"  integrations   {base}/console/1234/integrations   (webhooks, EMR, API keys)\n"
         f"  call history   {base}/console/1234/calls   (phone call-out option)\n"
         f"  analytics      {base}/console/1234/analytics   (90 made-up past days)\n"
+        f"  bookings       {base}/console/1234/bookings   (time bands on counter 02: /q/1234-02)\n"
         f"  monitor (TV)   {base}/monitor/1234#token={monitor}\n"
         f"  kiosk          {base}/kiosk/1234   (pair it with a code from the console)\n"
         f"  QR poster      {base}/poster/1234\n"
@@ -388,7 +391,6 @@ async def _seed_demo(settings: Settings) -> None:
         f"  take a ticket  curl -X POST {base}/v1/queues/1234-01/tickets\n"
         f"  facility       {base}/v1/facilities/1234\n"
         f"  API            {base}/openapi.json\n"
-        f"  staff login    user {DEMO_USER!r}, password {DEMO_PASSWORD!r}\n"
         f"  staff token    {token}\n",
         flush=True,
     )

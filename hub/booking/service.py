@@ -45,7 +45,7 @@ from hub.settings import Settings
 
 log = logging.getLogger("junban")
 CONFIG_TTL_S = 2.0
-"""How long this process reuses a queue's settings it read (its own writer's are current)."""
+"""How long this process reuses a queue's settings it read."""
 TOKEN_AFTER_S = 36 * 3600
 MAX_DAYS = 62
 
@@ -79,7 +79,7 @@ class BookingService:
         self.facilities = facilities
         self.tokens = tokens
         self.settings = settings
-        self._configs: dict[str, tuple[float, QueueConfig]] = {}
+        self._configs: dict[str, tuple[float, int, QueueConfig]] = {}
         self._synced: dict[str, int] = {}
         self._wanted: dict[str, int] = {}
         self._sync_locks: dict[str, asyncio.Lock] = {}
@@ -87,25 +87,29 @@ class BookingService:
     # ---- reading ----------------------------------------------------------------------------
 
     async def config(self, info: str, now: float) -> QueueConfig:
-        """The queue's settings: this process's writer's when it has the queue, else read
-        (and kept ``CONFIG_TTL_S``). 404 ``unknown_queue``."""
-        writer = self.queues.service.writers.get(info)
-        if writer is not None and writer.state is not None:
-            return writer.state.config
+        """The queue's settings: read at most every ``CONFIG_TTL_S``, or this process's
+        writer's when they are newer (a change made through this hub applies at once, one
+        made through another within ``CONFIG_TTL_S``). 404 ``unknown_queue``."""
         kept = self._configs.get(info)
-        if kept is not None and kept[0] > now:
-            return kept[1]
-        state = await self.queues.store.load(info)
-        if state is None:
-            raise NotFound("no such queue", code="unknown_queue")
-        self._configs[info] = (now + CONFIG_TTL_S, state.config)
-        return state.config
+        if kept is None or kept[0] <= now:
+            state = await self.queues.store.load(info)
+            if state is None:
+                raise NotFound("no such queue", code="unknown_queue")
+            kept = self._configs[info] = (now + CONFIG_TTL_S, state.version, state.config)
+        writer = self.queues.service.writers.get(info)
+        mine = None if writer is None else writer.state
+        return mine.config if mine is not None and mine.version >= kept[1] else kept[2]
 
-    async def _bookings_on(self, info: str, now: float) -> tuple[cfg.BookingConfig, str]:
+    async def _bookings_on(
+        self, info: str, now: float, made: bool = False
+    ) -> tuple[cfg.BookingConfig, str]:
+        """The counter's booking settings and zone; 404 ``bookings_off`` when it takes no
+        bookings, unless ``made``: bookings already made are kept (seen, cancelled, checked
+        in with the default window) after a clinic turns bookings off."""
         config = await self.config(info, now)
-        if config.bookings is None:
+        if config.bookings is None and not made:
             raise NotFound("this counter takes no bookings", code="bookings_off")
-        return config.bookings, config.tz
+        return config.bookings or cfg.BookingConfig(), config.tz
 
     async def bands(self, info: str, start: str | None, days: int, now: float) -> dict[str, Any]:
         """Places left in each band from ``start`` (default today) for ``days`` days, within
@@ -129,13 +133,13 @@ class BookingService:
 
     async def day_book(self, info: str, day: str | None, now: float) -> dict[str, Any]:
         """The day's bookings with names (staff), and its bands' counts."""
-        bookings, tz = await self._bookings_on(info, now)
+        bookings, tz = await self._bookings_on(info, now, made=True)
         day = day or calendar.business_day(now, tz)
         book = await self.store.load(info, day)
         return bookings_of_day(bookings, book, tz, now)
 
     async def get(self, info: str, booking_id: str, staff: bool, now: float) -> dict[str, Any]:
-        bookings, tz = await self._bookings_on(info, now)
+        bookings, tz = await self._bookings_on(info, now, made=True)
         book, booking = await self._find(info, booking_id)
         return booking_view(bookings, book, booking, tz, now, staff)
 
@@ -210,7 +214,7 @@ class BookingService:
 
     async def cancel(self, info: str, booking_id: str, staff: bool, now: float) -> dict[str, Any]:
         """Cancel a booking: the patient until its band starts, staff until check-in."""
-        bookings, tz = await self._bookings_on(info, now)
+        bookings, tz = await self._bookings_on(info, now, made=True)
         book, _ = await self._find(info, booking_id)
         command = CancelBooking(at=now, booking_id=booking_id, staff=staff, tz=tz)
 
@@ -230,7 +234,7 @@ class BookingService:
         ticket. 409 ``too_early`` (with ``opens_at``), ``no_show``, ``illegal_transition``
         (cancelled); 403 ``check_in_on_site`` from the patient's phone where the clinic
         wants proof of arrival."""
-        bookings, tz = await self._bookings_on(info, now)
+        bookings, tz = await self._bookings_on(info, now, made=True)
         book, booking = await self._find(info, booking_id)
         if booking.status == "checked_in":
             return await self._ticket(info, booking_id, tz, now)
@@ -243,7 +247,7 @@ class BookingService:
         today = calendar.business_day(now, tz)
         where = "too_early" if book.day > today else "no_show" if book.day < today else None
         where = where or rules.window(bookings, book.day, booking, tz, now)
-        if booking.status == "no_show" and not staff:
+        if booking.status == "no_show":  # staff may still admit it: at the end, late
             where = "no_show"
         if where == "too_early":
             opens = calendar.at_local(book.day, booking.band, tz) - bookings.early_min * 60

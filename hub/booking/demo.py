@@ -1,0 +1,27 @@
+"""The demo's time-band reservations (``junban serve --demo``): the paediatrics counter
+takes bookings in half-hour bands, three places each, Monday to Saturday."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hub.booking.config import Band, BookingConfig
+from hub.queue.model import QueueConfig
+
+if TYPE_CHECKING:
+    from hub.app import Services
+
+HALF_HOURS = ("09:00", "09:30", "10:00", "10:30", "11:00", "11:30", "12:00")
+HALF_HOURS_PM = ("15:00", "15:30", "16:00", "16:30", "17:00", "17:30", "18:00")
+DEMO_BANDS = tuple(
+    Band(start=a, end=b, capacity=3, days=(1, 2, 3, 4, 5, 6))
+    for hours in (HALF_HOURS, HALF_HOURS_PM)
+    for a, b in zip(hours, hours[1:], strict=False)
+)
+
+
+async def configure_demo(services: Services, info: str, now: float) -> None:
+    """Turn bookings on for ``info`` (its other settings at their defaults)."""
+    facility = info.split("-", 1)[0]
+    config = QueueConfig(bookings=BookingConfig(bands=DEMO_BANDS))
+    await services.queues.configure(info, facility, config, None, now)
