@@ -51,6 +51,7 @@ def public_view(s: QueueState) -> dict[str, Any]:
         "message": s.message,
         "notices": [n.public() for n in s.notices],
         "profile": None if s.profile is None else s.profile.public(),
+        "bookings": s.config.bookings is not None,
         "bands": [band_public(b) for b in s.bands] if s.config.bookings else [],
         "booked_ahead": _booked_ahead(s),
         "updated_at": iso(s.updated_at),

@@ -4,6 +4,9 @@
 // URL fragment, #token=…, from a printed QR code), so a reload or a flaky network never loses
 // the ticket. An absent ticket is not over (staff may requeue or call it): only done and
 // cancelled tickets, and tokens the hub refuses (401/403/404), are forgotten.
+// Time-band reservations: the bands and the booking form on /q/{info} (patient.bands.js); a
+// booking's page is /q/{info}/t/{booking id}, followed by patient.booking.js until check-in
+// makes it the ticket with the same id, which this file then follows as any other.
 
 import { JunbanClient, newer } from "/static/junban.js";
 import { addStrings, applyI18n, bindLangToggle, onLangChange, t } from "./i18n.js";
@@ -13,6 +16,8 @@ import { alertTurn, primeAlerts } from "./patient.alert.js";
 import { offerLine, recheckNotify, renderNotify, setupNotify } from "./patient.notify.js";
 import { forgetTicket, latestTicket, rememberTicket, ticketById } from "./tickets.js";
 import { phoneConsent, renderPhoneOption } from "./patient.phone.js";
+import { followBooking, isBookingId, renderBooking, renderReserved } from "./patient.booking.js";
+import { queueSeen, showBands } from "./patient.bands.js";
 
 addStrings(STRINGS);
 
@@ -25,6 +30,7 @@ const FINAL = new Set(["done", "cancelled"]); // absent is not final: staff may 
 const AUTH_CODES = new Set(["unauthorized", "forbidden", "token_expired", "invalid_token", "token_revoked"]);
 
 const state = { queue: null, facility: null, ticket: null, token: null, fatal: null };
+let bookingMode = isBookingId(TICKET_ID); // a booking's page, until it is a ticket
 // The ticket page keeps its live channel while the phone is in a pocket (hidden tab): the
 // "your turn" sound, vibration and notification depend on it. "Live" is shown only while the
 // link is proven: a ping every 4 s that the hub must answer within 3 s, and the browser's
@@ -203,7 +209,8 @@ function renderQueue() {
   const q = state.queue;
   if (!q) return;
   setText($("waiting-count"), t("common.people", { n: q.waiting_count }));
-  const newWait = Math.round(q.waiting_count * q.minutes_per_patient);
+  // a new walk-in also waits for the bookings expected to check in ahead of it
+  const newWait = Math.round((q.waiting_count + (Number(q.booked_ahead) || 0)) * q.minutes_per_patient);
   setText($("new-wait"), t("common.minutes", { n: newWait }));
   const list = $("calling");
   const calls = JSON.stringify([document.documentElement.lang, q.calling.map((c) => [c.number, c.room])]);
@@ -221,7 +228,12 @@ function renderQueue() {
   }
   $("calling-none").hidden = q.calling.length > 0;
   renderClinic();
-  if (!TICKET_ID) renderTake();
+  if (!TICKET_ID) {
+    renderTake();
+    queueSeen(q); // bookings on or off, today's places left
+  } else if (bookingMode) {
+    renderBooking(); // its times in the clinic's zone, which the queue's view carries
+  }
 }
 
 function roomText(room) {
@@ -326,9 +338,10 @@ async function resumeStoredTicket() {
 // ---- one ticket -----------------------------------------------------------------------------
 function renderTicket() {
   const card = $("ticket");
-  card.hidden = false;
+  card.hidden = bookingMode;
   $("take").hidden = true;
   $("new-wait-box").hidden = true;
+  if (bookingMode) return; // patient.booking.js shows the booking
   if (state.fatal) {
     card.dataset.status = "cancelled";
     setText($("ticket-status"), t(state.fatal));
@@ -348,6 +361,7 @@ function renderTicket() {
   const tk = view.ticket;
   card.dataset.status = tk.status;
   setText($("ticket-number"), String(tk.number));
+  renderReserved(tk); // 予約 and its band
   $("ticket-number").setAttribute("aria-label", t("p.number_aria", { n: tk.number }));
   const waiting = tk.status === "waiting";
   $("ticket-stats").hidden = !waiting;
@@ -729,10 +743,31 @@ function main() {
   $("called-ok").addEventListener("click", () => $("called").close());
   $("called").addEventListener("close", onCalledClosed);
   document.addEventListener("pointerdown", primeAlerts, { once: true });
-  if (TICKET_ID) loadTicket();
+  const bookings = {
+    info: INFO,
+    id: TICKET_ID,
+    api,
+    apiWithRetry,
+    newKey,
+    errorText,
+    tz: () => state.queue?.tz ?? state.facility?.tz,
+    today: () => state.queue?.day,
+    resume: resumeStoredTicket,
+    queue: () => state.queue,
+    toTicket: () => {
+      bookingMode = false;
+      loadTicket();
+    },
+  };
+  if (bookingMode) followBooking(bookings);
+  else if (TICKET_ID) loadTicket();
   else {
     $("recover").hidden = false;
-    resumeStoredTicket().then((moved) => moved || renderTake());
+    resumeStoredTicket().then((moved) => {
+      if (moved) return;
+      renderTake();
+      showBands(bookings);
+    });
     // the service-hours refusal is a matter of the clock: at opening time the form appears
     // without waiting for the next queue change
     setInterval(() => state.queue && renderTake(), 20000);
