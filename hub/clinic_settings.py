@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from hub.errors import Conflict, NotFound, Unprocessable
-from hub.queue import calendar, rules, schedule
+from hub.queue import calendar, rules, schedule, views
 from hub.queue.events import QueueCreated
 from hub.queue.facilities import Facility, FacilityStore
 from hub.queue.model import CloseReception, CloseWeb, QueueConfig, QueueState, SetProfile
@@ -151,7 +151,7 @@ class ClinicSettings:
                 {
                     "info": f"{number}-{counter}",
                     "counter": counter,
-                    "config": None if state is None else dataclasses.asdict(state.config),
+                    "config": None if state is None else _config(state.config),
                     "open": state is not None and state.open,
                     "web_open": state is not None and state.web_open,
                 }
@@ -212,3 +212,11 @@ class ClinicSettings:
         event = QueueCreated(at=now, info=info, config=QueueConfig(tz=tz))
         rules.apply_in_place(state, event)
         await self.store.append(state, [event], 0)
+
+
+def _config(config: QueueConfig) -> dict[str, Any]:
+    """A counter's configuration as ``PUT /v1/queues/{info}/config`` takes it."""
+    shown = dataclasses.asdict(config)
+    bookings = config.bookings
+    shown["bookings"] = None if bookings is None else views.booking_settings(bookings)
+    return shown

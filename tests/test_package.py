@@ -162,6 +162,7 @@ def page_urls(base: str) -> list[str]:
         f"{base}/console/1234/settings",
         f"{base}/console/1234/staff",
         f"{base}/console/1234/analytics",
+        f"{base}/console/1234/bookings",
         f"{base}/kiosk/1234",
         f"{base}/poster/1234",
     ]

@@ -285,6 +285,7 @@ ROUTES: list[BaseRoute] = [
     Route("/console/{facility}/integrations", facility_page("integrations"), methods=["GET"]),
     Route("/console/{facility}/calls", facility_page("calls"), methods=["GET"]),
     Route("/console/{facility}/analytics", facility_page("analytics"), methods=["GET"]),
+    Route("/console/{facility}/bookings", facility_page("bookings"), methods=["GET"]),
     Route("/kiosk/{facility}", facility_page("kiosk"), methods=["GET"]),
     Route("/poster/{facility}", facility_page("poster"), methods=["GET"]),
     Route("/t/{facility}/{code}", short_link, methods=["GET"]),

@@ -34,8 +34,8 @@ const state = {
   expiryTimer: null,
 };
 
-/** A channel's name ("Web", 窓口, 電話, 発券機) in the page's language. */
-const channelName = (c) => (["web", "desk", "phone", "kiosk"].includes(c) ? t(`con.ch.${c}`) : c);
+/** A channel's name ("Web", 窓口, 電話, 発券機, 予約) in the page's language. */
+const channelName = (c) => (["web", "desk", "phone", "kiosk", "reserved"].includes(c) ? t(`con.ch.${c}`) : c);
 /** Each ticket action: its API path, body and look. `requeue_end` is requeue {to_end}. */
 const ACTIONS = {
   call: { path: "call" },
@@ -460,6 +460,8 @@ function ticketRow(info, tk, tz) {
   const mine = tk.status === "called" && tk.room === room();
   const flags = el("span", { class: "con-flags" },
     el("span", { class: `con-chan con-chan-${tk.channel}` }, channelName(tk.channel)),
+    tk.band && el("span", { class: "con-flag con-flag-band" }, t("con.flag.band", { band: tk.band.replace("-", "–") })),
+    tk.late && el("span", { class: "con-flag" }, t("con.flag.late")),
     tk.priority && el("span", { class: "con-flag" }, t("con.priority")),
     tk.from && el("span", { class: "con-flag con-flag-from", "data-from": tk.from }, t("con.flag.from", { counter: counterLabel(tk.from) })),
     tk.requeued && el("span", { class: "con-flag" }, t("con.flag.requeued")),
