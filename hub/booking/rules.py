@@ -62,6 +62,8 @@ def _make(book: Book, cmd: MakeBooking) -> list[BookEvent]:
             )
     if len(cmd.name) > 100 or len(cmd.phone) > 32:
         raise Unprocessable("name is at most 100 characters, phone 32")
+    if not cmd.name.strip() or (not cmd.staff and not cmd.phone.strip()):
+        raise Unprocessable("a booking needs the patient's name, and on the web a phone")
     today = calendar.business_day(cmd.at, cmd.tz)
     last = (Date.fromisoformat(today) + timedelta(days=cmd.config.horizon_days)).isoformat()
     if book.day < today:

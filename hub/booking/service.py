@@ -310,8 +310,9 @@ class BookingService:
             self._synced[info] = target
 
     async def keep_queue(self, info: str, now: float) -> None:
-        """Today's housekeeping of one queue: no-shows past band end + ``late_min``, a
-        lost second step of a check-in recorded, and the counts sent."""
+        """Today's housekeeping of one queue: no-shows past band end + ``late_min`` (and
+        yesterday's still booked), a lost second step of a check-in recorded, and the
+        counts sent."""
         if (await self.config(info, now)).bookings is None:
             return
         state: QueueState = await self.queues.today(info, now)
@@ -329,6 +330,11 @@ class BookingService:
             elif booking.status == "booked":
                 if rules.window(bookings, today, booking, tz, now) == "no_show":
                     await self._mark(info, today, tz, MarkNoShow(at=now, booking_id=booking.id))
+        yesterday = await self.store.load(info, _plus(today, -1))
+        for booking in yesterday.bookings.values():  # its day ended while nobody marked it
+            if booking.status == "booked":
+                command = MarkNoShow(at=now, booking_id=booking.id)
+                await self._mark(info, yesterday.day, tz, command)
         await self.sync_bands(info, now)
 
     async def keep_once(self) -> None:
