@@ -80,6 +80,7 @@ class BookingService:
         self.tokens = tokens
         self.settings = settings
         self._configs: dict[str, tuple[float, int, QueueConfig]] = {}
+        self._loading: dict[str, asyncio.Future[QueueState | None]] = {}
         self._synced: dict[str, int] = {}
         self._wanted: dict[str, int] = {}
         self._sync_locks: dict[str, asyncio.Lock] = {}
@@ -92,7 +93,10 @@ class BookingService:
         made through another within ``CONFIG_TTL_S``). 404 ``unknown_queue``."""
         kept = self._configs.get(info)
         if kept is None or kept[0] <= now:
-            state = await self.queues.store.load(info)
+            loading = self._loading.get(info)
+            if loading is None or loading.done():  # one read for the requests waiting on it
+                loading = self._loading[info] = asyncio.ensure_future(self.queues.store.load(info))
+            state = await loading
             if state is None:
                 raise NotFound("no such queue", code="unknown_queue")
             kept = self._configs[info] = (now + CONFIG_TTL_S, state.version, state.config)

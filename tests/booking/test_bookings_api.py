@@ -187,12 +187,15 @@ async def test_bad_settings_and_bookings_are_refused_and_change_nothing(
         ({"date": yesterday, "band": start}, 409, "band_closed"),
         ({"date": far, "band": start}, 409, "outside_horizon"),
         ({"date": day, "band": "03:00"}, 404, "unknown_band"),
+        ({"date": day, "band": start, "name": " "}, 422, "invalid_body"),
+        ({"date": day, "band": start, "phone": ""}, 422, "invalid_body"),
         ({"date": "2026-13-01", "band": start}, 422, "invalid_body"),
         ({"date": day, "band": "25:00"}, 422, "invalid_body"),
         ({"date": day, "band": start, "channel": "desk"}, 403, "forbidden"),
         ({"date": day, "band": start, "patient_ref": "<script>"}, 400, "invalid_patient_ref"),
     ):
-        r = await client.post(f"/v1/queues/{info}/bookings", json=body)
+        who = {"name": "山田", "phone": "090-1111-2222"}
+        r = await client.post(f"/v1/queues/{info}/bookings", json={**who, **body})
         assert r.status_code == status, (body, r.text)
         assert r.json()["error"]["code"] == code, (body, r.text)
     book = (await client.get(f"/v1/queues/{info}/bookings", headers=staff)).json()
