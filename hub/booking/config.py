@@ -106,7 +106,11 @@ def check(config: BookingConfig, hours: tuple[str, str] | None) -> None:
 
 def _policy(text: str) -> tuple[str, int]:
     name, sep, k = text.partition(":")
-    if name not in PLACEMENTS or (name == "interleave") != bool(sep) or (sep and not k.isdigit()):
+    if (
+        name not in PLACEMENTS
+        or (name == "interleave") != bool(sep)
+        or (sep and not (k.isascii() and k.isdigit()))
+    ):
         raise ValueError("placement must be band_first, interleave:{k} or target_time")
     return name, int(k) if k else 0
 

@@ -33,13 +33,13 @@ from hub.booking.model import (
     day_of,
     new_booking_id,
 )
-from hub.booking.views import booking_view, bookings_of_day, day_bands
+from hub.booking.views import bands_command, booking_view, bookings_of_day, day_bands
 from hub.booking.writer import BookWriters
 from hub.errors import Conflict, Forbidden, JunbanError, NotFound, Unprocessable
 from hub.queue import annotate, calendar, views
 from hub.queue.actions import QueueActions
 from hub.queue.facilities import FacilityStore
-from hub.queue.model import AdmitBooking, BandCount, QueueConfig, QueueState, SetBands
+from hub.queue.model import AdmitBooking, QueueConfig, QueueState, SetBands
 from hub.queue.service import Idempotency
 from hub.settings import Settings
 
@@ -220,6 +220,10 @@ class BookingService:
         """Cancel a booking: the patient until its band starts, staff until check-in."""
         bookings, tz = await self._bookings_on(info, now, made=True)
         book, _ = await self._find(info, booking_id)
+        if book.day == calendar.business_day(now, tz):
+            state = await self.queues.today(info, now)
+            if booking_id in state.tickets:  # checked in, the book not told yet: tell it
+                await self._mark(info, book.day, tz, MarkCheckedIn(at=now, booking_id=booking_id))
         command = CancelBooking(at=now, booking_id=booking_id, staff=staff, tz=tz)
 
         def respond(after: Book) -> dict[str, Any]:
@@ -305,12 +309,12 @@ class BookingService:
                 return
             target = self._wanted[info]
             config = await self.config(info, now)
-            counts: tuple[BandCount, ...] = ()
+            command = SetBands(at=now, bands=())
             if config.bookings is not None:
                 today = calendar.business_day(now, config.tz)
                 book = await self.store.load(info, today)
-                counts = band_counts(config.bookings, book, config.tz)
-            await self.queues.run(info, SetBands(at=now, bands=counts), lambda s: None, None)
+                command = bands_command(config.bookings, book, config.tz, now)
+            await self.queues.run(info, command, lambda s: None, None)
             self._synced[info] = target
 
     async def keep_queue(self, info: str, now: float) -> None:
@@ -364,30 +368,6 @@ class BookingService:
                 log.warning("could not keep the bookings: %s", exc)
             except Exception:
                 log.exception("could not keep the bookings")
-
-
-def band_counts(bookings: cfg.BookingConfig, book: Book, tz: str) -> tuple[BandCount, ...]:
-    """Today's bands (those configured, and any with bookings) with their counts."""
-    found: dict[str, tuple[str, int]] = {
-        b.start: (b.end, b.capacity) for b in cfg.bands_on(bookings, book.day)
-    }
-    for b in book.bookings.values():
-        found.setdefault(b.band, (b.band_end, 0))
-    counts = []
-    for start in sorted(found):
-        end, capacity = found[start]
-        mine = [b for b in book.bookings.values() if b.band == start]
-        counts.append(
-            BandCount(
-                start=calendar.at_local(book.day, start, tz),
-                end=calendar.at_local(book.day, end, tz),
-                label=f"{start}-{end}",
-                capacity=capacity,
-                taken=sum(1 for b in mine if b.status != "cancelled"),
-                expected=sum(1 for b in mine if b.status == "booked"),
-            )
-        )
-    return tuple(counts)
 
 
 def _plus(day: str, days: int) -> str:

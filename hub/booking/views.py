@@ -9,6 +9,7 @@ from hub.booking import config as cfg
 from hub.booking import rules
 from hub.booking.model import Book, Booking
 from hub.queue import calendar
+from hub.queue.model import BandCount, SetBands
 from hub.queue.views import iso
 
 
@@ -84,3 +85,34 @@ def bookings_of_day(bookings: cfg.BookingConfig, book: Book, tz: str, now: float
         **day_bands(bookings, book, tz, now),
         "bookings": [booking_staff(b, book.day) for b in ordered],
     }
+
+
+def band_counts(bookings: cfg.BookingConfig, book: Book, tz: str) -> tuple[BandCount, ...]:
+    """Today's bands (those configured, and any with bookings) with their counts."""
+    found: dict[str, tuple[str, int]] = {
+        b.start: (b.end, b.capacity) for b in cfg.bands_on(bookings, book.day)
+    }
+    for b in book.bookings.values():
+        found.setdefault(b.band, (b.band_end, 0))
+    counts = []
+    for start in sorted(found):
+        end, capacity = found[start]
+        mine = [b for b in book.bookings.values() if b.band == start]
+        counts.append(
+            BandCount(
+                start=calendar.at_local(book.day, start, tz),
+                end=calendar.at_local(book.day, end, tz),
+                label=f"{start}-{end}",
+                capacity=capacity,
+                taken=sum(1 for b in mine if b.status != "cancelled"),
+                expected=sum(1 for b in mine if b.status == "booked"),
+            )
+        )
+    return tuple(counts)
+
+
+def bands_command(bookings: cfg.BookingConfig, book: Book, tz: str, now: float) -> SetBands:
+    """Today's counts for the queue, with the bookings still booked: the queue counts one
+    it holds a ticket for as arrived (a check-in whose second step is not recorded yet)."""
+    booked = frozenset(b.id for b in book.bookings.values() if b.status == "booked")
+    return SetBands(at=now, bands=band_counts(bookings, book, tz), booked=booked)

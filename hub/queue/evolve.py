@@ -5,6 +5,7 @@ them (the writer, the store's replay and the readers all use it).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -110,6 +111,19 @@ def _a_issued(s: QueueState, e: TicketIssued) -> None:
         s.web_issued += 1
     place = _arrival_place(s, t) if e.position is None else min(e.position, len(s.waiting))
     s.waiting.insert(place, t.id)
+    if t.band is not None and s.bands:
+        _arrived_from_band(s, t.band)
+
+
+def _arrived_from_band(s: QueueState, label: str) -> None:
+    """A booking of band ``label`` checked in: one fewer expected at once, so walk-ins'
+    estimates never count it twice until the booking service's next ``SetBands``."""
+    s.bands = tuple(
+        dataclasses.replace(b, expected=b.expected - 1)
+        if b.label == label and b.expected > 0
+        else b
+        for b in s.bands
+    )
 
 
 def _arrival_place(s: QueueState, t: Ticket) -> int:

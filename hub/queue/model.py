@@ -363,9 +363,11 @@ class AdmitBooking(Command):
 
 @dataclass(frozen=True, slots=True)
 class SetBands(Command):
-    """Today's bands with their counts, from the booking book."""
+    """Today's bands with their counts, from the booking book; ``booked``: the ids of the
+    bookings still booked there (one the queue holds a ticket for is not expected)."""
 
     bands: tuple[BandCount, ...]
+    booked: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,8 @@ placing it never moves a ticket already in the line (docs/bookings.md):
 from __future__ import annotations
 
 import math
+from collections import Counter
+from dataclasses import replace
 
 from hub.errors import Conflict, Unprocessable
 from hub.queue.events import BandsSet, Event, TicketIssued
@@ -73,7 +75,7 @@ def expected_ahead(s: QueueState, ahead: int, now: float) -> float:
 
 
 def _counts(b: BandCount, call_at: float, now: float, early: float, late: float) -> bool:
-    return b.expected > 0 and b.start - early <= call_at and b.end + late > now
+    return b.expected > 0 and b.start - early <= call_at and b.end + late >= now
 
 
 # ---- decide (``rules.decide`` dispatches AdmitBooking and SetBands here) ----------------
@@ -103,4 +105,11 @@ def admit(state: QueueState, cmd: AdmitBooking) -> list[Event]:
 
 
 def set_bands(state: QueueState, cmd: SetBands) -> list[Event]:
-    return [] if cmd.bands == state.bands else [BandsSet(at=cmd.at, bands=cmd.bands)]
+    """Today's counts; a booking the book still calls booked but this queue holds a ticket
+    for has arrived (its check-in's second step is not recorded yet): not expected."""
+    arrived = Counter(state.tickets[t].band for t in cmd.booked if t in state.tickets)
+    bands = tuple(
+        replace(b, expected=max(b.expected - arrived[b.label], 0)) if arrived[b.label] else b
+        for b in cmd.bands
+    )
+    return [] if bands == state.bands else [BandsSet(at=cmd.at, bands=bands)]
