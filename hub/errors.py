@@ -158,7 +158,7 @@ ERROR_CODES: Mapping[str, ErrorCode] = {
         403, "logged in with a temporary password: change it first (`POST /v1/auth/password`)"
     ),
     "facility_suspended": ErrorCode(403, "the facility's service is suspended (Art. 12)"),
-    "check_in_on_site": ErrorCode(403, "this counter takes check-ins at the desk or kiosk only"),
+    "check_in_on_site": ErrorCode(403, "this counter takes bookings' check-ins at the desk only"),
     "option_not_contracted": ErrorCode(
         403, "the facility has not contracted the option (API, EMR link) this needs"
     ),

@@ -129,6 +129,8 @@ class CancelBooking(BookCommand):
 @dataclass(frozen=True, slots=True)
 class MarkCheckedIn(BookCommand):
     booking_id: str
+    admitted: bool = False
+    """The queue holds the booking's ticket: recorded even over a cancel that raced it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,7 +121,7 @@ def _checked_in(book: Book, cmd: MarkCheckedIn) -> list[BookEvent]:
     booking = _get(book, cmd.booking_id)
     if booking.status == "checked_in":
         return []
-    if booking.status == "cancelled":
+    if booking.status == "cancelled" and not cmd.admitted:
         raise Conflict("that booking was cancelled", code="illegal_transition", status="cancelled")
     return [BookingCheckedIn(at=cmd.at, booking_id=cmd.booking_id)]
 

@@ -18,6 +18,7 @@ from datetime import date as Date
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from redis.exceptions import RedisError
 
 from hub.auth import Tokens
@@ -96,7 +97,7 @@ class BookingService:
             loading = self._loading.get(info)
             if loading is None or loading.done():  # one read for the requests waiting on it
                 loading = self._loading[info] = asyncio.ensure_future(self.queues.store.load(info))
-            state = await loading
+            state = await asyncio.shield(loading)
             if state is None:
                 raise NotFound("no such queue", code="unknown_queue")
             kept = self._configs[info] = (now + CONFIG_TTL_S, state.version, state.config)
@@ -120,9 +121,11 @@ class BookingService:
         the horizon: counts only, no names."""
         bookings, tz = await self._bookings_on(info, now)
         today = calendar.business_day(now, tz)
-        first = max(start or today, today)
         last = _plus(today, bookings.horizon_days)
-        dates = [_plus(first, i) for i in range(min(days, MAX_DAYS)) if _plus(first, i) <= last]
+        first = min(max(start or today, today), last)
+        dates = [first]
+        while len(dates) < min(days, MAX_DAYS) and dates[-1] < last:
+            dates.append(_plus(dates[-1], 1))
         books = await self.store.load_many(info, dates)
         return {
             "info": info,
@@ -207,7 +210,7 @@ class BookingService:
 
         result: dict[str, Any] = await self.writers.execute(info, day, tz, command, respond, idem)
         if day == calendar.business_day(now, tz):
-            await self.sync_bands(info, now)
+            await self._sync_quietly(info, now)
         return result
 
     def booking_token(self, info: str, booking_id: str, tz: str, now: float) -> str:
@@ -231,7 +234,7 @@ class BookingService:
 
         result: dict[str, Any] = await self.writers.execute(info, book.day, tz, command, respond)
         if book.day == calendar.business_day(now, tz):
-            await self.sync_bands(info, now)
+            await self._sync_quietly(info, now)
         return result
 
     # ---- check-in ---------------------------------------------------------------------------
@@ -240,8 +243,9 @@ class BookingService:
         """The booked patient is here: their booking becomes a ticket in today's line (the
         answer: the ticket's view, token and URL). Again for the same booking: the same
         ticket. 409 ``too_early`` (with ``opens_at``), ``no_show``, ``illegal_transition``
-        (cancelled); 403 ``check_in_on_site`` from the patient's phone where the clinic
-        wants proof of arrival."""
+        (cancelled; a booking of another day is ``no_show`` or ``too_early`` for staff
+        too); 403 ``check_in_on_site`` from the patient's phone where the clinic wants
+        proof of arrival."""
         bookings, tz = await self._bookings_on(info, now, made=True)
         book, booking = await self._find(info, booking_id)
         if booking.status == "checked_in":
@@ -262,9 +266,10 @@ class BookingService:
             raise Conflict(
                 "check-in opens before the band", code="too_early", opens_at=views.iso(opens)
             )
-        if where == "no_show" and not staff:
+        if where == "no_show" and (not staff or book.day != today):
             if booking.status == "booked" and book.day == today:
                 await self._mark(info, book.day, tz, MarkNoShow(at=now, booking_id=booking_id))
+                await self._sync_quietly(info, now)
             raise Conflict("the booking's time is over: take a ticket", code="no_show")
         command = AdmitBooking(
             at=now,
@@ -276,14 +281,16 @@ class BookingService:
             patient_ref=booking.patient_ref,
             phone_consent=booking.phone_consent,
             late=where != "on_time",
+            staff=staff,
         )
         try:
             await self.queues.run(info, command, lambda s: None, None)
         except Conflict as err:
             if err.code != "duplicate_ticket":
                 raise
-        await self._mark(info, book.day, tz, MarkCheckedIn(at=now, booking_id=booking_id))
-        await self.sync_bands(info, now)
+        marked = MarkCheckedIn(at=now, booking_id=booking_id, admitted=True)
+        await self._mark(info, book.day, tz, marked)
+        await self._sync_quietly(info, now)
         return await self._ticket(info, booking_id, tz, now)
 
     async def _ticket(self, info: str, booking_id: str, tz: str, now: float) -> dict[str, Any]:
@@ -298,6 +305,14 @@ class BookingService:
         await self.writers.execute(info, day, tz, command, lambda b: None)
 
     # ---- today's counts in the queue, and the keeper ----------------------------------------
+
+    async def _sync_quietly(self, info: str, now: float) -> None:
+        """``sync_bands`` after a change that is made already: a failure is logged, not
+        answered (the keeper sends the counts within ``JUNBAN_BOOKINGS_KEEP``)."""
+        try:
+            await self.sync_bands(info, now)
+        except (JunbanError, RedisError, OSError) as exc:
+            log.warning("could not give %s its band counts: %s", info, exc)
 
     async def sync_bands(self, info: str, now: float) -> None:
         """Give the queue today's band counts. Concurrent callers share one round: each
@@ -321,8 +336,9 @@ class BookingService:
         """Today's housekeeping of one queue: no-shows past band end + ``late_min`` (and
         yesterday's still booked), a lost second step of a check-in recorded, and the
         counts sent."""
-        if (await self.config(info, now)).bookings is None:
-            return
+        found = await self.queues.store.load_view(info)
+        if found is None or not orjson.loads(found[0]).get("bookings"):
+            return  # a counter without bookings: its small view says so, no state loaded
         state: QueueState = await self.queues.today(info, now)
         bookings = state.config.bookings
         if bookings is None:
@@ -331,10 +347,11 @@ class BookingService:
         today = calendar.business_day(now, tz)
         book = await self.store.load(info, today)
         for booking in book.bookings.values():
-            if booking.status not in ("booked", "no_show"):
+            if booking.status == "checked_in":
                 continue
-            if booking.id in state.tickets:
-                await self._mark(info, today, tz, MarkCheckedIn(at=now, booking_id=booking.id))
+            if booking.id in state.tickets:  # the ticket wins (a cancel raced the check-in)
+                marked = MarkCheckedIn(at=now, booking_id=booking.id, admitted=True)
+                await self._mark(info, today, tz, marked)
             elif booking.status == "booked":
                 if rules.window(bookings, today, booking, tz, now) == "no_show":
                     await self._mark(info, today, tz, MarkNoShow(at=now, booking_id=booking.id))

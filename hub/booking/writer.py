@@ -33,6 +33,7 @@ from hub.queue.service import (
     _resolve_stored,
     _settle,
     answer_bytes,
+    replay_refusals,
 )
 
 log = logging.getLogger("junban")
@@ -103,12 +104,14 @@ class BookWriter:
                     self.book = None  # another process changed it: decide on its book
                     continue
                 outcomes = [o if isinstance(o, Exception) else None for o in outcomes]
+                await replay_refusals(self.store.stored_answer, self.info, batch, outcomes)
                 _settle(batch, outcomes, base)  # type: ignore[arg-type]
                 return
             metrics.BATCH_SIZE.observe(len(batch))
             result = await self.store.append(work, events, base.version, answers, self.tz)
             if result.outcome == "ok":
                 self.book = work
+                await replay_refusals(self.store.stored_answer, self.info, batch, outcomes)
                 _settle(batch, outcomes, None)
                 return
             if result.outcome == "conflict":
@@ -154,7 +157,8 @@ class BookWriters:
         writer = self.writers.get((info, day))
         if writer is None:
             if len(self.writers) > 4096:  # books of past days: drop the idle ones
-                for k in [k for k, w in self.writers.items() if not w.line]:
+                idle = [k for k, w in self.writers.items() if w.task is None or w.task.done()]
+                for k in idle:
                     del self.writers[k]
             writer = self.writers[(info, day)] = BookWriter(info, day, tz, self.store)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

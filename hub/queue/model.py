@@ -359,6 +359,9 @@ class AdmitBooking(Command):
     patient_ref: str | None = None
     phone_consent: tuple[float, str, str] | None = None
     late: bool = False
+    staff: bool = False
+    """Staff check the patient in (else the patient's phone: reception must be open and
+    the facility not suspended, as for web tickets)."""
 
 
 @dataclass(frozen=True, slots=True)

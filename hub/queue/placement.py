@@ -20,7 +20,7 @@ import math
 from collections import Counter
 from dataclasses import replace
 
-from hub.errors import Conflict, Unprocessable
+from hub.errors import Conflict, Forbidden, Unprocessable
 from hub.queue.events import BandsSet, Event, TicketIssued
 from hub.queue.model import AdmitBooking, BandCount, QueueState, SetBands, Ticket
 
@@ -86,6 +86,10 @@ def admit(state: QueueState, cmd: AdmitBooking) -> list[Event]:
     by the queue's policy (``hub.queue.placement``). One booking is one ticket at most."""
     if cmd.ticket_id in state.tickets:
         raise Conflict("that booking is checked in already", code="duplicate_ticket")
+    if not cmd.staff and state.suspended:
+        raise Forbidden("this facility's service is suspended", code="facility_suspended")
+    if not cmd.staff and not state.open:
+        raise Conflict("reception is closed", code="reception_closed")
     if len(cmd.name) > 100 or len(cmd.phone) > 32:
         raise Unprocessable("name is at most 100 characters, phone 32")
     ticket = Ticket(

@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,16 +97,7 @@ class QueueWriter:
         self.last_seen: QueueState | None = None
 
     async def _replay_refusals(self, batch: list[_Pending], outcomes: list[Any]) -> None:
-        """A refused retry whose first attempt succeeded (in an earlier batch or another
-        process) gets that first answer, not the refusal."""
-        for i, (p, outcome) in enumerate(zip(batch, outcomes, strict=True)):
-            if p.idempotency is not None and isinstance(outcome, JunbanError):
-                stored = await self.store.stored_answer(self.info, p.idempotency.key)
-                if stored is not None:
-                    try:
-                        outcomes[i] = _Replayed(_answer_from_bytes(p.idempotency, stored))
-                    except JunbanError as err:
-                        outcomes[i] = err
+        await replay_refusals(self.store.stored_answer, self.info, batch, outcomes)
 
     async def _still_current(self, state: QueueState) -> bool:
         """Is ``state`` what Redis holds? A batch that only refuses writes nothing, so no
@@ -218,6 +209,24 @@ class QueueWriter:
                 continue
             _resolve_stored(duplicate, data)
         _fail(batch, Unavailable("the queue is too busy, try again", code="busy"))
+
+
+async def replay_refusals(
+    stored_answer: Callable[[str, str], Awaitable[bytes | None]],
+    info: str,
+    batch: list[_Pending],
+    outcomes: list[Any],
+) -> None:
+    """A refused retry whose first attempt succeeded (in an earlier batch or another
+    process) gets that first answer, not the refusal (queue and booking writers)."""
+    for i, (p, outcome) in enumerate(zip(batch, outcomes, strict=True)):
+        if p.idempotency is not None and isinstance(outcome, JunbanError):
+            stored = await stored_answer(info, p.idempotency.key)
+            if stored is not None:
+                try:
+                    outcomes[i] = _Replayed(_answer_from_bytes(p.idempotency, stored))
+                except JunbanError as err:
+                    outcomes[i] = err
 
 
 @dataclass(frozen=True, slots=True)

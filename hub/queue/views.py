@@ -136,7 +136,8 @@ def ticket_view(s: QueueState, ticket_id: str) -> dict[str, Any]:
     t = s.tickets[ticket_id]
     waiting = t.status == "waiting"
     ahead = ahead_of(s, ticket_id)
-    booked = placement.expected_ahead(s, ahead, s.updated_at) if t.channel != "reserved" else 0
+    walk_in = t.channel != "reserved" and not t.priority  # bookings go behind the others
+    booked = placement.expected_ahead(s, ahead, s.updated_at) if walk_in else 0
     minutes = estimate.wait_minutes(ahead + booked, s.minutes_per_patient) if waiting else None
     shown = None if minutes is None else estimate.wait_range(minutes, s.range_factors)
     return {

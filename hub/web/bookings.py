@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date
 
@@ -21,7 +22,7 @@ from hub.web.routing import (
     services_of,
 )
 
-DATE_LEN = 10
+DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 
 
 def _staff(request: Request, facility: str) -> bool:
@@ -31,7 +32,7 @@ def _staff(request: Request, facility: str) -> bool:
 
 def _date(request: Request, name: str) -> str | None:
     value = request.query_params.get(name) or None
-    if value is not None and (len(value) != DATE_LEN or not value[:4].isdigit()):
+    if value is not None and not DATE_RE.match(value):
         raise BadRequest(f"{name} is a date, YYYY-MM-DD", code="invalid_query")
     if value is not None:
         try:
@@ -44,7 +45,7 @@ def _date(request: Request, name: str) -> str | None:
 async def list_bands(request: Request) -> Response:
     info, _, _ = info_of(request)
     days_text = request.query_params.get("days", "14")
-    if not days_text.isdigit() or not 1 <= int(days_text) <= 62:
+    if not (days_text.isascii() and days_text.isdigit()) or not 1 <= int(days_text) <= 62:
         raise BadRequest("days is 1 to 62", code="invalid_query")
     answer = await services_of(request).bookings.bands(
         info, _date(request, "from"), int(days_text), time.time()
@@ -108,7 +109,7 @@ ERR = {400: "malformed information number", 404: "unknown_queue | bookings_off"}
 ERR_ONE = {
     **ERR,
     401: "no or bad token",
-    403: "not this booking's patient nor staff",
+    403: "not this booking's patient nor staff of the facility",
     404: "unknown_queue | bookings_off | unknown_booking",
 }
 ROUTES = [

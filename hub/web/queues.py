@@ -382,12 +382,13 @@ ROUTES = [
         Q + "/config",
         "PUT",
         configure,
-        "Set the daily web cap, requeue offset, default minutes, web closing time, and "
-        "whether patients may check in and postpone",
+        "Set the daily web cap, requeue offset, default minutes, web closing time, "
+        "whether patients may check in and postpone, and the time-band bookings (`bookings`: "
+        "left out keeps them, null turns them off)",
         access="staff",
         body=ConfigRequest,
         body_required=True,
         idempotent=True,
-        responses={200: "staff view", 422: "invalid_body", **ERR_STAFF},
+        responses={200: "staff view", 422: "invalid_body | invalid_bands", **ERR_STAFF},
     ),
 ]

@@ -200,8 +200,12 @@ async def test_bad_settings_and_bookings_are_refused_and_change_nothing(
         assert r.json()["error"]["code"] == code, (body, r.text)
     book = (await client.get(f"/v1/queues/{info}/bookings", headers=staff)).json()
     assert book["bookings"] == [] and book["bands"][0]["remaining"] == 5
-    r = await client.get(f"/v1/queues/{info}/bands?from=yesterday")
-    assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_query"
+    for query in ("from=yesterday", "from=2026-W01-1", "days=²", "days=0", "days=63"):
+        r = await client.get(f"/v1/queues/{info}/bands?{query}")
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_query", query
+    r = await client.get(f"/v1/queues/{info}/bands?from=9999-12-31&days=62")
+    assert r.status_code == 200  # clamped to the horizon's last day
+    assert [d["date"] for d in r.json()["days"]] == [local(tz, 14 * 24 * 60).date().isoformat()]
     r = await client.get(f"/v1/queues/{info}/bookings/R20260101abcdefgh")
     assert r.status_code == 401
     r = await client.get(f"/v1/queues/{info}/bookings/R20260101abcdefgh", headers=staff)

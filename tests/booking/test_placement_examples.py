@@ -116,6 +116,7 @@ class Day:
         queue = qm.QueueConfig(default_minutes=5.0, bookings=config)
         created = QueueCreated(at=self.now, info=B.INFO, config=queue)
         self.state = rules.evolve_all(qm.QueueState(B.INFO), [created])
+        self.run(qm.OpenReception(at=self.now))  # patients check in while reception is open
         self.book = bm.Book(B.INFO, DAY)
 
     def run(self, cmd: qm.Command) -> None:

@@ -260,8 +260,8 @@ class BookingDay(RuleBasedStateMachine):
         rate, pace = self.config.show_rate, after.minutes_per_patient
         name, k = self.config.policy()
         for tid in before.waiting:
-            if before.tickets[tid].channel == "reserved":
-                continue
+            if before.tickets[tid].channel == "reserved" or before.tickets[tid].priority:
+                continue  # bookings never go ahead of these: no expected ones counted
             a0, a1 = before.waiting.index(tid), after.waiting.index(tid)
             g0 = placement.expected_ahead(then, a0, now)
             g1 = placement.expected_ahead(after, a1, now)
