@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -283,15 +284,19 @@ class BookingService:
             late=where != "on_time",
             staff=staff,
         )
-        try:
-            await self.queues.run(info, command, lambda s: None, None)
+        view: dict[str, Any] | None = None
+        try:  # the ticket's view as the admitting batch left it: no read of the queue
+            view = await self.queues.run(info, command, partial(_view, booking_id), None)
         except Conflict as err:
             if err.code != "duplicate_ticket":
                 raise
         marked = MarkCheckedIn(at=now, booking_id=booking_id, admitted=True)
         await self._mark(info, book.day, tz, marked)
         await self._sync_quietly(info, now)
-        return await self._ticket(info, booking_id, tz, now)
+        if view is None:  # checked in already (another request, another hub)
+            return await self._ticket(info, booking_id, tz, now)
+        url = f"/q/{info}/t/{booking_id}"
+        return {**view, "token": self.booking_token(info, booking_id, tz, now), "url": url}
 
     async def _ticket(self, info: str, booking_id: str, tz: str, now: float) -> dict[str, Any]:
         view = await self.queues.ticket_answer(info, booking_id, False, now)
@@ -385,6 +390,10 @@ class BookingService:
                 log.warning("could not keep the bookings: %s", exc)
             except Exception:
                 log.exception("could not keep the bookings")
+
+
+def _view(ticket_id: str, state: QueueState) -> dict[str, Any]:
+    return views.ticket_view(state, ticket_id)
 
 
 def _plus(day: str, days: int) -> str:
