@@ -53,6 +53,7 @@ def public_view(s: QueueState) -> dict[str, Any]:
         "profile": None if s.profile is None else s.profile.public(),
         "bookings": s.config.bookings is not None,
         "bands": [band_public(b) for b in s.bands] if s.config.bookings else [],
+        "reserved": _reserved_waiting(s),
         "booked_ahead": _booked_ahead(s),
         "updated_at": iso(s.updated_at),
     }
@@ -65,6 +66,13 @@ def band_public(b: BandCount) -> dict[str, Any]:
     return {"from": start, "to": end, "remaining": left, "expected": b.expected}
 
 
+def _reserved_waiting(s: QueueState) -> list[int]:
+    """The numbers in ``waiting`` that are checked-in bookings (monitors mark them)."""
+    if s.config.bookings is None:
+        return []
+    return [s.tickets[tid].number for tid in s.waiting if s.tickets[tid].channel == "reserved"]
+
+
 def _booked_ahead(s: QueueState) -> float:
     """Expected check-ins a new walk-in's estimate counts (``placement.expected_ahead``)."""
     if not s.bands or s.config.bookings is None:
@@ -74,10 +82,12 @@ def _booked_ahead(s: QueueState) -> float:
 
 def calling_entry(t: Ticket) -> dict[str, Any]:
     """One called number on the public view; ``from``: the counter a transferred ticket
-    came from (only then present)."""
+    came from, ``reserved``: a checked-in booking (each only then present)."""
     entry: dict[str, Any] = {"number": t.number, "room": t.room, "recalls": t.recalls}
     if t.from_counter is not None:
         entry["from"] = t.from_counter
+    if t.channel == "reserved":
+        entry["reserved"] = True
     return entry
 
 

@@ -100,6 +100,13 @@ function chip(ctx, counter, call) {
   return li;
 }
 
+/** A next number; a checked-in booking's carries a small 予約 mark. */
+function nextItem(lang, n, reserved) {
+  const li = el("li", `mon-next-item jb-num mon-text${reserved ? " is-reserved" : ""}`, String(n));
+  if (reserved) li.append(el("span", "mon-next-mark", tr(lang, "m.reserved")));
+  return li;
+}
+
 /** Fill `card` from the queue's public view (undefined: not known yet). */
 export function fillCard(ctx, card, view, items) {
   const counter = card.dataset.info.split("-")[1];
@@ -115,9 +122,10 @@ export function fillCard(ctx, card, view, items) {
     room.replaceChildren(tr(lang, "m.to_room", { where: roomName(ctx, counter, first.room) }));
     if (second) room.append(el("span", "mon-en", tr(second, "m.to_room", { where: roomName(ctx, counter, first.room, second) })));
   } else room.replaceChildren();
-  const from = card.querySelector(".mon-from");
-  from.textContent = first?.from ? tr(lang, "m.from", { label: counterLabel(ctx, first.from) }) : "";
-  from.hidden = !first?.from;
+  const from = card.querySelector(".mon-from"); // a transfer's counter, else a booking's mark
+  from.textContent = first?.from ? tr(lang, "m.from", { label: counterLabel(ctx, first.from) })
+    : first?.reserved ? tr(lang, "m.reserved") : "";
+  from.hidden = !from.textContent;
   card.classList.toggle("is-idle", !first);
 
   card.querySelector(".mon-recent-caption").replaceChildren(...words(ctx, "m.earlier"));
@@ -126,8 +134,9 @@ export function fillCard(ctx, card, view, items) {
 
   card.querySelector(".mon-next-caption").replaceChildren(...words(ctx, "m.next"));
   const upcoming = (view?.waiting || []).slice(0, items.next);
+  const reserved = new Set(view?.reserved || []);
   card.querySelector(".mon-next-list").replaceChildren(
-    ...(upcoming.length ? upcoming.map((n) => el("li", "mon-next-item jb-num mon-text", String(n)))
+    ...(upcoming.length ? upcoming.map((n) => nextItem(lang, n, reserved.has(n)))
       : [el("li", "mon-next-none mon-text", tr(lang, "m.next_none"))]));
   const waiting = card.querySelector(".mon-waiting");
   const count = String(view?.waiting_count ?? 0);
