@@ -16,10 +16,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from hub import secrets as sealing
@@ -40,6 +37,7 @@ from hub.contracts.gates import check_api_option
 from hub.contracts.service import ContractService
 from hub.contracts.store import ContractStore
 from hub.contracts.sync import FacilitySync
+from hub.errorhandlers import EXCEPTION_HANDLERS
 from hub.errors import JunbanError
 from hub.facilities import FacilityService
 from hub.integrations.dispatch import IntegrationsGroup
@@ -67,7 +65,7 @@ from hub.staff import StaffService
 from hub.web import ops, pages
 from hub.web.cors import PublicCORS
 from hub.web.openapi import build_openapi
-from hub.web.routing import json_response, serve
+from hub.web.routing import serve
 
 log = logging.getLogger("junban")
 
@@ -320,49 +318,6 @@ def _throttle(setting: tuple[int, float]) -> tuple[int, int]:
     return failures, max(1, int(seconds))
 
 
-REDIS_RETRY_AFTER_S = 2
-"""Retry-After (seconds) of a 503 caused by Redis: unreachable, stalled or timed out."""
-
-
-async def _junban_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, JunbanError)
-    headers = None
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after is None and exc.code in ("redis_unavailable", "busy"):  # e.g. the writer's
-        retry_after = REDIS_RETRY_AFTER_S
-    if retry_after is not None:
-        headers = {"Retry-After": str(max(1, round(retry_after)))}
-    return json_response(exc.body(), status=exc.status, headers=headers)
-
-
-HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = HTTP_CODES.get(exc.status_code, "http_error")
-    body = {"error": {"code": code, "message": str(exc.detail)}}
-    return json_response(body, status=exc.status_code, headers=exc.headers)
-
-
-async def _redis_error(request: Request, exc: Exception) -> Response:
-    log.warning("redis error: %s", exc)
-    body = {"error": {"code": "redis_unavailable", "message": "storage is unavailable, retry"}}
-    return json_response(body, status=503, headers={"Retry-After": str(REDIS_RETRY_AFTER_S)})
-
-
-async def _client_gone(request: Request, exc: Exception) -> Response:
-    """The client left while its body was read (or the body deadline cut it off): nobody
-    reads an answer, and it is no error of ours to log with a traceback."""
-    log.debug("client left mid-request: %s %s", request.method, request.url.path)
-    return Response(status_code=400)
-
-
-async def _server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error", exc_info=exc)
-    return json_response({"error": {"code": "internal_error", "message": "internal error"}}, 500)
-
-
 def create_app(settings: Settings) -> Starlette:
     """The Starlette app over the Redis at ``settings.redis_url``."""
     services = build_services(settings)
@@ -392,13 +347,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={
-            JunbanError: _junban_error,
-            HTTPException: _http_error,
-            RedisError: _redis_error,
-            ClientDisconnect: _client_gone,
-            Exception: _server_error,
-        },
+        exception_handlers=EXCEPTION_HANDLERS,
         middleware=[Middleware(PublicCORS)],
     )
     app.state.services = services
