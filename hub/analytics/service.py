@@ -167,17 +167,13 @@ class AnalyticsService:
         and calibrate the ranges of those whose cursor passed their last calibration; how
         many days were stored. One queue's failure is logged and leaves the others be."""
         stored = 0
-        for number in await self.facilities.numbers():
-            record = await self.facilities.get(number)
-            if record is None:
-                continue
-            for info in record.infos():
-                try:
-                    stored += await self._keep(info)
-                except (JunbanError, RedisError, OSError) as exc:
-                    log.warning("could not summarise the days of %s: %s", info, exc)
-                except Exception:  # one queue's trouble never stops the others
-                    log.exception("could not summarise the days of %s", info)
+        for info in await self.facilities.infos():
+            try:
+                stored += await self._keep(info)
+            except (JunbanError, RedisError, OSError) as exc:
+                log.warning("could not summarise the days of %s: %s", info, exc)
+            except Exception:  # one queue's trouble never stops the others
+                log.exception("could not summarise the days of %s", info)
         return stored
 
     async def _keep(self, info: str) -> int:

@@ -368,17 +368,13 @@ class BookingService:
         await self.sync_bands(info, now)
 
     async def keep_once(self) -> None:
-        for number in await self.facilities.numbers():
-            record = await self.facilities.get(number)
-            if record is None:
-                continue
-            for info in record.infos():
-                try:
-                    await self.keep_queue(info, time.time())
-                except (JunbanError, RedisError, OSError) as exc:
-                    log.warning("could not keep the bookings of %s: %s", info, exc)
-                except Exception:  # one queue's trouble never stops the others
-                    log.exception("could not keep the bookings of %s", info)
+        for info in await self.facilities.infos():
+            try:
+                await self.keep_queue(info, time.time())
+            except (JunbanError, RedisError, OSError) as exc:
+                log.warning("could not keep the bookings of %s: %s", info, exc)
+            except Exception:  # one queue's trouble never stops the others
+                log.exception("could not keep the bookings of %s", info)
 
     async def keep(self, every_s: float) -> None:
         """Run ``keep_once`` every ``every_s`` (every hub: the commands are idempotent)."""

@@ -204,6 +204,15 @@ class FacilityStore:
         members = cast(set[bytes], await self.redis.smembers(keys.FACILITIES))
         return sorted(m.decode() for m in members)
 
+    async def infos(self) -> list[str]:
+        """Every queue of every facility (information numbers), for the keepers' rounds."""
+        found: list[str] = []
+        for number in await self.numbers():
+            record = await self.get(number)
+            if record is not None:
+                found.extend(record.infos())
+        return found
+
     async def set_scheduled(self, number: str, scheduled: bool) -> None:
         """Index (or not) the facility among those with a web-reception schedule."""
         if scheduled:
