@@ -8,7 +8,7 @@
 import { clock, currentLang, t } from "./i18n.js";
 import "./bookings.strings.js";
 import { newKey, staffPage, todayIn } from "./staffpage.js";
-import { el } from "./staffsession.js";
+import { confirmDialog, el } from "./staffsession.js";
 
 const REFRESH_MS = 15_000;
 const DAY_MS = 86_400_000;
@@ -314,23 +314,6 @@ async function cancel(b) {
   return act(b, async () => {
     await page.api("DELETE", q(`/${encodeURIComponent(b.id)}`));
     return t("bk.cancelled", { name: nameOf(b) });
-  });
-}
-
-function confirmDialog(text) {
-  const dialog = $("confirm");
-  $("confirm-text").textContent = text;
-  dialog.showModal();
-  $("confirm-no").focus();
-  return new Promise((resolve) => {
-    const done = (answer) => {
-      $("confirm-yes").onclick = $("confirm-no").onclick = dialog.oncancel = null;
-      dialog.close();
-      resolve(answer);
-    };
-    $("confirm-yes").onclick = () => done(true);
-    $("confirm-no").onclick = () => done(false);
-    dialog.oncancel = () => done(false);
   });
 }
 

@@ -6,7 +6,7 @@ import { renderNotices } from "./notices.js";
 import { applyI18n, clock, currentLang, t } from "./i18n.js";
 import "./console.strings.js";
 import { askAdminHint, logIn } from "./staff.password.js";
-import { ApiError, TOKEN_KEY, claims } from "./staffsession.js";
+import { ApiError, TOKEN_KEY, claims, confirmDialog } from "./staffsession.js";
 import { emrAction, emrMark, emrSig, setupEmr } from "./console.emr.js";
 import { deskConsent, phoneAction, phoneMark, phoneSig, setupPhone } from "./console.phone.js";
 
@@ -796,23 +796,6 @@ function pairKiosk() {
     const data = await api("POST", `/v1/facilities/${facility}/kiosk-pairings`);
     $("kiosk-pairing-code").textContent = data.code.replace(/^(\d{4})(\d{4})$/, "$1 $2");
     $("kiosk-pairing").showModal();
-  });
-}
-
-function confirmDialog(text) {
-  const dialog = $("confirm");
-  $("confirm-text").textContent = text;
-  dialog.showModal();
-  $("confirm-no").focus();
-  return new Promise((resolve) => {
-    const done = (answer) => {
-      $("confirm-yes").onclick = $("confirm-no").onclick = dialog.oncancel = null;
-      dialog.close();
-      resolve(answer);
-    };
-    $("confirm-yes").onclick = () => done(true);
-    $("confirm-no").onclick = () => done(false);
-    dialog.oncancel = () => done(false);
   });
 }
 

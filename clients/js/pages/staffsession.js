@@ -37,3 +37,23 @@ export function usable(c, facility) {
   return Boolean(c && c.exp * 1000 > Date.now() && !c.pwc &&
     (c.role === "operator" || (c.role === "staff" && c.fac === facility)));
 }
+
+/** Ask yes or no in the page's `<dialog id="confirm">` (its `confirm-text`, `confirm-yes`
+ * and `confirm-no`); resolves true for yes, false for no or Escape. */
+export function confirmDialog(text) {
+  const $ = (id) => document.getElementById(id);
+  const dialog = $("confirm");
+  $("confirm-text").textContent = text;
+  dialog.showModal();
+  $("confirm-no").focus();
+  return new Promise((resolve) => {
+    const done = (answer) => {
+      $("confirm-yes").onclick = $("confirm-no").onclick = dialog.oncancel = null;
+      dialog.close();
+      resolve(answer);
+    };
+    $("confirm-yes").onclick = () => done(true);
+    $("confirm-no").onclick = () => done(false);
+    dialog.oncancel = () => done(false);
+  });
+}
